@@ -1,0 +1,1 @@
+"""audit_policy checks (registered on import)."""

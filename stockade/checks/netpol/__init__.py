@@ -1,0 +1,1 @@
+"""netpol checks (registered on import)."""

@@ -1,0 +1,1 @@
+"""pss checks (registered on import)."""

@@ -1,0 +1,1 @@
+"""rbac checks (registered on import)."""

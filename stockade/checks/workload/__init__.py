@@ -1,0 +1,1 @@
+"""Workload checks on every pod spec: images, resources, GPUs, service accounts."""

@@ -1,0 +1,1 @@
+"""The command line: argument parsing, exit codes, and the one place errors are handled."""

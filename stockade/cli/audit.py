@@ -1,0 +1,17 @@
+"""``stockade audit``: placeholder until the audit area lands its commands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("audit", help="audit analysis (not available yet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stockade.errors import UsageError
+
+    raise UsageError("'stockade audit' is not available yet")

@@ -1,0 +1,17 @@
+"""``stockade rbac``: placeholder until the rbac area lands its commands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("rbac", help="rbac analysis (not available yet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stockade.errors import UsageError
+
+    raise UsageError("'stockade rbac' is not available yet")

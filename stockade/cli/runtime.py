@@ -1,0 +1,17 @@
+"""``stockade runtime``: placeholder until the runtime area lands its commands."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("runtime", help="runtime analysis (not available yet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stockade.errors import UsageError
+
+    raise UsageError("'stockade runtime' is not available yet")

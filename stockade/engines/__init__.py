@@ -1,0 +1,1 @@
+"""Reusable evaluators. Engines return answers, never findings."""

@@ -1,0 +1,1 @@
+"""The audit engine: a reusable library that answers questions; it knows nothing of findings."""

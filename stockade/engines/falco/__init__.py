@@ -1,0 +1,1 @@
+"""The falco engine: a reusable library that answers questions; it knows nothing of findings."""

@@ -1,0 +1,1 @@
+"""The rbac engine: a reusable library that answers questions; it knows nothing of findings."""
