@@ -1,0 +1,186 @@
+"""Levels, policy versions and the namespace labels that select them.
+
+The parsing rules follow the API server's Pod Security admission: level and version values are
+exact and case-sensitive, ``latest`` means the newest policy this engine knows, and a version
+newer than that is evaluated as the newest one.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+NEWEST_MINOR = 37
+"""The newest policy version this engine implements (v1.37, as upstream at kubernetes 1.37)."""
+
+
+class Level(enum.Enum):
+    """A Pod Security Standards level, ordered privileged < baseline < restricted."""
+
+    PRIVILEGED = "privileged"
+    BASELINE = "baseline"
+    RESTRICTED = "restricted"
+
+    @property
+    def rank(self) -> int:
+        """0, 1, 2 for privileged, baseline, restricted."""
+        return _RANK[self]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_RANK = {Level.PRIVILEGED: 0, Level.BASELINE: 1, Level.RESTRICTED: 2}
+_LEVELS = {lv.value: lv for lv in Level}
+_VERSION = re.compile(r"^v1\.(0|[1-9][0-9]*)$")
+
+
+def parse_level(text: str) -> Level:
+    """The level named exactly ``text``; raises ValueError otherwise (case-sensitive)."""
+    try:
+        return _LEVELS[text]
+    except (KeyError, TypeError):
+        raise ValueError(f"invalid level {text!r}: must be one of privileged, baseline, restricted") from None
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Version:
+    """A policy version: ``v1.<minor>``, or ``latest`` when ``minor`` is None."""
+
+    minor: int | None = None
+
+    @property
+    def is_latest(self) -> bool:
+        """True for ``latest``."""
+        return self.minor is None
+
+    @property
+    def effective_minor(self) -> int:
+        """The minor version the checks are evaluated at (``latest`` and newer are capped)."""
+        m = self.minor
+        return NEWEST_MINOR if m is None or m > NEWEST_MINOR else m
+
+    def __str__(self) -> str:
+        return "latest" if self.minor is None else f"v1.{self.minor}"
+
+
+LATEST = Version(None)
+
+
+def parse_version(text: str) -> Version:
+    """``latest`` or ``v1.<n>`` (no leading zeros, no patch); raises ValueError otherwise."""
+    if text == "latest":
+        return LATEST
+    m = _VERSION.match(text) if isinstance(text, str) else None
+    if m is None:
+        raise ValueError(f'invalid version {text!r}: must be "latest" or "v1.<minor>"')
+    return Version(int(m.group(1)))
+
+
+@dataclass(frozen=True, slots=True)
+class LevelVersion:
+    """A level at a version, printed like the API server does (``restricted:latest``)."""
+
+    level: Level
+    version: Version = LATEST
+
+    def __str__(self) -> str:
+        return f"{self.level.value}:{self.version}"
+
+    @property
+    def is_privileged(self) -> bool:
+        """True when nothing is checked."""
+        return self.level is Level.PRIVILEGED
+
+    def equivalent(self, other: LevelVersion) -> bool:
+        """Same level and, unless privileged, the same effective version."""
+        if self.level is not other.level:
+            return False
+        return self.is_privileged or self.version.effective_minor == other.version.effective_minor
+
+
+PRIVILEGED_LATEST = LevelVersion(Level.PRIVILEGED, LATEST)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The three admission modes of a namespace."""
+
+    enforce: LevelVersion = PRIVILEGED_LATEST
+    audit: LevelVersion = PRIVILEGED_LATEST
+    warn: LevelVersion = PRIVILEGED_LATEST
+
+    @property
+    def fully_privileged(self) -> bool:
+        """True when all three modes are privileged."""
+        return self.enforce.is_privileged and self.audit.is_privileged and self.warn.is_privileged
+
+
+LABEL_PREFIX = "pod-security.kubernetes.io/"
+ENFORCE_LABEL = LABEL_PREFIX + "enforce"
+ENFORCE_VERSION_LABEL = LABEL_PREFIX + "enforce-version"
+AUDIT_LABEL = LABEL_PREFIX + "audit"
+AUDIT_VERSION_LABEL = LABEL_PREFIX + "audit-version"
+WARN_LABEL = LABEL_PREFIX + "warn"
+WARN_VERSION_LABEL = LABEL_PREFIX + "warn-version"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelPolicy:
+    """The policy a namespace's labels give, with the label errors the API server would report."""
+
+    policy: Policy
+    errors: tuple[str, ...] = ()
+    has_enforce_label: bool = False
+    """True when the namespace carries an enforce level label (valid or not)."""
+
+
+def policy_from_labels(labels: object, defaults: Policy = Policy()) -> LabelPolicy:
+    """Parse ``pod-security.kubernetes.io/*`` labels on top of the cluster ``defaults``.
+
+    Upstream rules: a missing label keeps the default; an invalid enforce level becomes
+    ``restricted`` (fail closed), an invalid audit or warn level ``privileged`` (fail open), an
+    invalid version ``latest``. When a valid enforce level is stricter than the warn level and no
+    warn level label exists, warn follows enforce (and its version unless a warn-version label
+    exists). Audit is never defaulted that way.
+    """
+    if not isinstance(labels, dict) or not labels:
+        has = isinstance(labels, dict) and ENFORCE_LABEL in labels
+        return LabelPolicy(defaults, (), has)
+    errors: list[str] = []
+
+    def level(key: str, current: Level, fallback: Level) -> tuple[Level, bool]:
+        if key not in labels:
+            return current, False
+        try:
+            return parse_level(labels[key]), True
+        except ValueError as e:
+            errors.append(f"metadata.labels[{key}]: {e}")
+            return fallback, False
+
+    def version(key: str, current: Version) -> Version:
+        if key not in labels:
+            return current
+        try:
+            return parse_version(labels[key])
+        except ValueError as e:
+            errors.append(f"metadata.labels[{key}]: {e}")
+            return LATEST
+
+    enforce_level, enforce_valid = level(ENFORCE_LABEL, defaults.enforce.level, Level.RESTRICTED)
+    enforce_version = version(ENFORCE_VERSION_LABEL, defaults.enforce.version)
+    audit_level, _ = level(AUDIT_LABEL, defaults.audit.level, Level.PRIVILEGED)
+    audit_version = version(AUDIT_VERSION_LABEL, defaults.audit.version)
+    warn_level, _ = level(WARN_LABEL, defaults.warn.level, Level.PRIVILEGED)
+    warn_version = version(WARN_VERSION_LABEL, defaults.warn.version)
+    if WARN_LABEL not in labels and enforce_valid and enforce_level.rank > warn_level.rank:
+        warn_level = enforce_level
+        if WARN_VERSION_LABEL not in labels:
+            warn_version = enforce_version
+    policy = Policy(
+        enforce=LevelVersion(enforce_level, enforce_version),
+        audit=LevelVersion(audit_level, audit_version),
+        warn=LevelVersion(warn_level, warn_version),
+    )
+    return LabelPolicy(policy, tuple(errors), ENFORCE_LABEL in labels)

@@ -1,0 +1,813 @@
+"""The Baseline and Restricted checks, one function per upstream versioned implementation.
+
+Each function reads a prepared :class:`PodView` and returns ``None`` when the pod is allowed, or
+``(reason, detail)`` with the short reason and the specific detail the API server prints. The
+texts, orderings and pluralisation follow upstream's ``policy/check_*.go`` so that denial
+messages match the API server's word for word.
+
+Pods are raw mappings (as decoded from YAML/JSON). Go's decoding rules decide what "set" means:
+a ``null`` pointer field is unset, an empty mapping is a set (zero-valued) struct, and only a
+real boolean ``true`` counts as true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Outcome = tuple[str, str] | None
+_EMPTY: dict[str, Any] = {}
+
+
+def _m(v: Any) -> Mapping[str, Any] | None:
+    """The value as a mapping, or None when unset or not a mapping (Go: a nil pointer)."""
+    if type(v) is dict:
+        return v
+    return v if isinstance(v, Mapping) else None
+
+
+def _s(v: Any) -> str:
+    """A string field's value (Go's zero value for unset)."""
+    if v is None:
+        return ""
+    return v if type(v) is str else str(v)
+
+
+def _list(v: Any) -> list[Any]:
+    return v if type(v) is list else (list(v) if isinstance(v, tuple) else [])
+
+
+class PodView:
+    """What every check reads, prepared once per evaluation."""
+
+    __slots__ = ("meta", "spec", "psc", "containers", "windows", "userns", "defaults", "is_pod")
+
+    def __init__(self, meta: Mapping[str, Any], spec: Mapping[str, Any], defaults: bool, is_pod: bool) -> None:
+        self.meta = meta
+        self.spec = spec
+        self.psc = _m(spec.get("securityContext"))
+        """The pod securityContext, None when unset."""
+        cs: list[tuple[str, Mapping[str, Any], Mapping[str, Any] | None, int]] = []
+        for kind, key in ((0, "initContainers"), (1, "containers"), (2, "ephemeralContainers")):
+            items = spec.get(key)
+            if items:
+                for c in _list(items):
+                    cm = _m(c)
+                    if cm is None:
+                        cm = _EMPTY
+                    cs.append((_s(cm.get("name")), cm, _m(cm.get("securityContext")), kind))
+        self.containers = cs
+        """(name, container, securityContext or None, 0 init / 1 regular / 2 ephemeral)."""
+        os_ = _m(spec.get("os"))
+        self.windows = os_ is not None and os_.get("name") == "windows"
+        self.userns = spec.get("hostUsers") is False
+        self.defaults = defaults
+        """Apply the API server's defaulting that changes the verdict (volume sources)."""
+        self.is_pod = is_pod
+        """A real Pod (not a template): Pod-only defaulting applies too (hostNetwork hostPorts)."""
+
+
+def pluralize(singular: str, plural: str, n: int) -> str:
+    """Upstream's pluralize: the singular only for exactly one."""
+    return singular if n == 1 else plural
+
+
+def join_quote(items: list[str]) -> str:
+    """Upstream's joinQuote: ``"a", "b"`` without escaping."""
+    return '"' + '", "'.join(items) + '"' if items else ""
+
+
+def go_quote(s: str) -> str:
+    """Go's ``%q`` for a string (strconv.Quote)."""
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\a":
+            out.append("\\a")
+        elif ch == "\b":
+            out.append("\\b")
+        elif ch == "\f":
+            out.append("\\f")
+        elif ch == "\v":
+            out.append("\\v")
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\x{o:02x}")
+        elif not ch.isprintable() and o > 0x7F:
+            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _containers_phrase(names: list[str]) -> str:
+    return f"{pluralize('container', 'containers', len(names))} {join_quote(names)}"
+
+
+def _annotations(p: PodView) -> Mapping[str, Any]:
+    return _m(p.meta.get("annotations")) or _EMPTY
+
+
+# --- hostNamespaces -------------------------------------------------------------------------
+
+
+def host_namespaces_1_0(p: PodView) -> Outcome:
+    spec = p.spec
+    net = spec.get("hostNetwork") is True
+    pid = spec.get("hostPID") is True
+    ipc = spec.get("hostIPC") is True
+    if not (net or pid or ipc):
+        return None
+    # upstream sorts the names: hostIPC < hostNetwork < hostPID
+    names = [n for n, on in (("hostIPC", ipc), ("hostNetwork", net), ("hostPID", pid)) if on]
+    return "host namespaces", ", ".join(names)
+
+
+# --- privileged -----------------------------------------------------------------------------
+
+
+def privileged_1_0(p: PodView) -> Outcome:
+    bad = [name for name, _c, sc, _k in p.containers if sc is not None and sc.get("privileged") is True]
+    if not bad:
+        return None
+    return "privileged", f"{_containers_phrase(bad)} must not set securityContext.privileged=true"
+
+
+# --- capabilities ---------------------------------------------------------------------------
+
+_BASELINE_CAPS = frozenset(
+    (
+        "AUDIT_WRITE",
+        "CHOWN",
+        "DAC_OVERRIDE",
+        "FOWNER",
+        "FSETID",
+        "KILL",
+        "MKNOD",
+        "NET_BIND_SERVICE",
+        "SETFCAP",
+        "SETGID",
+        "SETPCAP",
+        "SETUID",
+        "SYS_CHROOT",
+    )
+)
+
+
+def capabilities_baseline_1_0(p: PodView) -> Outcome:
+    bad: list[str] = []
+    caps: set[str] = set()
+    for name, _c, sc, _k in p.containers:
+        if sc is None:
+            continue
+        capm = _m(sc.get("capabilities"))
+        if capm is None:
+            continue
+        add = capm.get("add")
+        if not add:
+            continue
+        valid = True
+        for cap in _list(add):
+            cs = _s(cap)
+            if cs not in _BASELINE_CAPS:
+                valid = False
+                caps.add(cs)
+        if not valid:
+            bad.append(name)
+    if not bad:
+        return None
+    return (
+        "non-default capabilities",
+        f"{_containers_phrase(bad)} must not include {join_quote(sorted(caps))} in securityContext.capabilities.add",
+    )
+
+
+def _capabilities_restricted(p: PodView) -> Outcome:
+    missing: list[str] = []
+    adding: list[str] = []
+    forbidden: set[str] = set()
+    for name, _c, sc, _k in p.containers:
+        capm = _m(sc.get("capabilities")) if sc is not None else None
+        if capm is None:
+            missing.append(name)
+            continue
+        drop = capm.get("drop")
+        if not drop or "ALL" not in _list(drop):
+            missing.append(name)
+        add = capm.get("add")
+        if add:
+            bad_add = False
+            for cap in _list(add):
+                cs = _s(cap)
+                if cs != "NET_BIND_SERVICE":
+                    bad_add = True
+                    forbidden.add(cs)
+            if bad_add:
+                adding.append(name)
+    if not missing and not adding:
+        return None
+    details = []
+    if missing:
+        details.append(f'{_containers_phrase(missing)} must set securityContext.capabilities.drop=["ALL"]')
+    if adding:
+        details.append(
+            f"{_containers_phrase(adding)} must not include {join_quote(sorted(forbidden))} "
+            "in securityContext.capabilities.add"
+        )
+    return "unrestricted capabilities", "; ".join(details)
+
+
+def capabilities_restricted_1_22(p: PodView) -> Outcome:
+    return _capabilities_restricted(p)
+
+
+def capabilities_restricted_1_25(p: PodView) -> Outcome:
+    # Windows pods cannot set Linux capabilities (API validation), so upstream admits them.
+    if p.windows:
+        return None
+    return _capabilities_restricted(p)
+
+
+# --- volumes --------------------------------------------------------------------------------
+
+_ALLOWED_VOLUMES = (
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "image",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+)
+# Restricted sources in upstream's reporting order; the first one set names the volume's type.
+_RESTRICTED_VOLUMES = (
+    "hostPath",
+    "gcePersistentDisk",
+    "awsElasticBlockStore",
+    "gitRepo",
+    "nfs",
+    "iscsi",
+    "glusterfs",
+    "rbd",
+    "flexVolume",
+    "cinder",
+    "cephfs",
+    "flocker",
+    "fc",
+    "azureFile",
+    "vsphereVolume",
+    "quobyte",
+    "azureDisk",
+    "photonPersistentDisk",
+    "portworxVolume",
+    "scaleIO",
+    "storageos",
+)
+
+
+def _volumes(p: PodView) -> list[Mapping[str, Any]]:
+    vols = p.spec.get("volumes")
+    if not vols:
+        return []
+    return [v if (v := _m(x)) is not None else _EMPTY for x in _list(vols)]
+
+
+def host_path_volumes_1_0(p: PodView) -> Outcome:
+    bad = [_s(v.get("name")) for v in _volumes(p) if v.get("hostPath") is not None]
+    if not bad:
+        return None
+    return "hostPath volumes", f"{pluralize('volume', 'volumes', len(bad))} {join_quote(bad)}"
+
+
+def restricted_volumes_1_0(p: PodView) -> Outcome:
+    bad: list[str] = []
+    types: set[str] = set()
+    for v in _volumes(p):
+        if any(v.get(k) is not None for k in _ALLOWED_VOLUMES):
+            continue
+        kind = next((k for k in _RESTRICTED_VOLUMES if v.get(k) is not None), None)
+        if kind is None:
+            # No source at all: the API server defaults it to emptyDir before admission (a
+            # source unknown to the API is dropped when decoding, with the same result).
+            if p.defaults:
+                continue
+            kind = "unknown"
+        bad.append(_s(v.get("name")))
+        types.add(kind)
+    if not bad:
+        return None
+    return (
+        "restricted volume types",
+        f"{pluralize('volume', 'volumes', len(bad))} {join_quote(bad)} {pluralize('uses', 'use', len(bad))} "
+        f"{pluralize('restricted volume type', 'restricted volume types', len(types))} {join_quote(sorted(types))}",
+    )
+
+
+# --- hostPorts ------------------------------------------------------------------------------
+
+
+def _int(v: Any) -> int:
+    return v if type(v) is int else 0
+
+
+def host_ports_1_0(p: PodView) -> Outcome:
+    bad: list[str] = []
+    ports: set[str] = set()
+    # API server defaulting for Pods (not templates since 1.28): with hostNetwork, an unset
+    # hostPort takes the containerPort of regular and init containers.
+    default_host = p.defaults and p.is_pod and p.spec.get("hostNetwork") is True
+    for name, c, _sc, kind in p.containers:
+        plist = c.get("ports")
+        if not plist:
+            continue
+        valid = True
+        for port in _list(plist):
+            pm = _m(port)
+            if pm is None:
+                continue
+            hp = _int(pm.get("hostPort"))
+            if hp == 0 and default_host and kind != 2:
+                hp = _int(pm.get("containerPort"))
+            if hp != 0:
+                valid = False
+                ports.add(str(hp))
+        if not valid:
+            bad.append(name)
+    if not bad:
+        return None
+    return (
+        "hostPort",
+        f"{_containers_phrase(bad)} {pluralize('uses', 'use', len(bad))} "
+        f"{pluralize('hostPort', 'hostPorts', len(ports))} {', '.join(sorted(ports))}",
+    )
+
+
+# --- appArmorProfile ------------------------------------------------------------------------
+
+_APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
+
+
+def _apparmor_type_ok(t: Any) -> bool:
+    return t == "RuntimeDefault" or t == "Localhost"
+
+
+def app_armor_profile_1_0(p: PodView) -> Outcome:
+    setters: list[str] = []
+    values: set[str] = set()
+    psc = p.psc
+    if psc is not None:
+        prof = _m(psc.get("appArmorProfile"))
+        if prof is not None and not _apparmor_type_ok(prof.get("type")):
+            setters.append("pod")
+            values.add(_s(prof.get("type")))
+    bad: list[str] = []
+    for name, _c, sc, _k in p.containers:
+        if sc is None:
+            continue
+        prof = _m(sc.get("appArmorProfile"))
+        if prof is not None and not _apparmor_type_ok(prof.get("type")):
+            bad.append(name)
+            values.add(_s(prof.get("type")))
+    if bad:
+        setters.append(_containers_phrase(bad))
+    forbidden = []
+    for k, v in _annotations(p).items():
+        if type(k) is str and k.startswith(_APPARMOR_ANNOTATION):
+            val = _s(v)
+            if val and val != "runtime/default" and not val.startswith("localhost/"):
+                forbidden.append(f"{k}={go_quote(val)}")
+    value_list = sorted(values)
+    if forbidden:
+        forbidden.sort()
+        value_list.extend(forbidden)
+        setters.append(pluralize("annotation", "annotations", len(forbidden)))
+    if not setters:
+        return None
+    return (
+        pluralize("forbidden AppArmor profile", "forbidden AppArmor profiles", len(value_list)),
+        f"{' and '.join(setters)} must not set AppArmor profile type to {join_quote(value_list)}",
+    )
+
+
+# --- seLinuxOptions -------------------------------------------------------------------------
+
+_SELINUX_1_0 = frozenset(("", "container_t", "container_init_t", "container_kvm_t"))
+_SELINUX_1_31 = _SELINUX_1_0 | {"container_engine_t"}
+
+
+def _se_linux(p: PodView, allowed: frozenset[str]) -> Outcome:
+    setters: list[str] = []
+    types: set[str] = set()
+    flags = [False, False]  # user set, role set
+
+    def valid(opts: Mapping[str, Any]) -> bool:
+        ok = True
+        t = _s(opts.get("type"))
+        if t not in allowed:
+            ok = False
+            types.add(t)
+        if _s(opts.get("user")):
+            ok = False
+            flags[0] = True
+        if _s(opts.get("role")):
+            ok = False
+            flags[1] = True
+        return ok
+
+    psc = p.psc
+    if psc is not None:
+        opts = _m(psc.get("seLinuxOptions"))
+        if opts is not None and not valid(opts):
+            setters.append("pod")
+    bad: list[str] = []
+    for name, _c, sc, _k in p.containers:
+        if sc is None:
+            continue
+        opts = _m(sc.get("seLinuxOptions"))
+        if opts is not None and not valid(opts):
+            bad.append(name)
+    if bad:
+        setters.append(_containers_phrase(bad))
+    if not setters:
+        return None
+    data = []
+    if types:
+        data.append(f"{pluralize('type', 'types', len(types))} {join_quote(sorted(types))}")
+    if flags[0]:
+        data.append("user may not be set")
+    if flags[1]:
+        data.append("role may not be set")
+    return (
+        "seLinuxOptions",
+        f"{' and '.join(setters)} set forbidden securityContext.seLinuxOptions: {'; '.join(data)}",
+    )
+
+
+def se_linux_options_1_0(p: PodView) -> Outcome:
+    return _se_linux(p, _SELINUX_1_0)
+
+
+def se_linux_options_1_31(p: PodView) -> Outcome:
+    return _se_linux(p, _SELINUX_1_31)
+
+
+# --- procMount ------------------------------------------------------------------------------
+
+
+def _proc_mount(p: PodView) -> Outcome:
+    bad: list[str] = []
+    types: set[str] = set()
+    for name, _c, sc, _k in p.containers:
+        if sc is None:
+            continue
+        pm = sc.get("procMount")
+        if pm is not None and pm != "Default":
+            bad.append(name)
+            types.add(_s(pm))
+    if not bad:
+        return None
+    return (
+        "procMount",
+        f"{_containers_phrase(bad)} must not set securityContext.procMount to {join_quote(sorted(types))}",
+    )
+
+
+def proc_mount_1_0(p: PodView) -> Outcome:
+    return _proc_mount(p)
+
+
+def proc_mount_1_35(p: PodView) -> Outcome:
+    # A user-namespace pod (hostUsers: false) may use any procMount at baseline.
+    if p.userns:
+        return None
+    return _proc_mount(p)
+
+
+def proc_mount_restricted_1_35(p: PodView) -> Outcome:
+    return _proc_mount(p)
+
+
+# --- seccomp --------------------------------------------------------------------------------
+
+_SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
+_SECCOMP_CONTAINER_ANNOTATION = "container.seccomp.security.alpha.kubernetes.io/"
+
+
+def _seccomp_annotation_ok(v: str) -> bool:
+    return v == "runtime/default" or v == "docker/default" or v.startswith("localhost/")
+
+
+def _seccomp_type_ok(t: Any) -> bool:
+    return t == "RuntimeDefault" or t == "Localhost"
+
+
+def seccomp_profile_baseline_1_0(p: PodView) -> Outcome:
+    ann = _annotations(p)
+    if not ann:
+        return None
+    forbidden: set[str] = set()
+    if _SECCOMP_POD_ANNOTATION in ann:
+        val = _s(ann[_SECCOMP_POD_ANNOTATION])
+        if not _seccomp_annotation_ok(val):
+            forbidden.add(f"{_SECCOMP_POD_ANNOTATION}={go_quote(val)}")
+    for name, _c, _sc, _k in p.containers:
+        key = _SECCOMP_CONTAINER_ANNOTATION + name
+        if key in ann:
+            val = _s(ann[key])
+            if not _seccomp_annotation_ok(val):
+                forbidden.add(f"{key}={go_quote(val)}")
+    if not forbidden:
+        return None
+    return (
+        "seccompProfile",
+        f"forbidden {pluralize('annotation', 'annotations', len(forbidden))} {', '.join(sorted(forbidden))}",
+    )
+
+
+def seccomp_profile_baseline_1_19(p: PodView) -> Outcome:
+    setters: list[str] = []
+    values: set[str] = set()
+    psc = p.psc
+    if psc is not None:
+        prof = _m(psc.get("seccompProfile"))
+        if prof is not None and not _seccomp_type_ok(prof.get("type")):
+            setters.append("pod")
+            values.add(_s(prof.get("type")))
+    bad: list[str] = []
+    for name, _c, sc, _k in p.containers:
+        if sc is None:
+            continue
+        prof = _m(sc.get("seccompProfile"))
+        if prof is not None and not _seccomp_type_ok(prof.get("type")):
+            bad.append(name)
+            values.add(_s(prof.get("type")))
+    if bad:
+        setters.append(_containers_phrase(bad))
+    if not setters:
+        return None
+    return (
+        "seccompProfile",
+        f"{' and '.join(setters)} must not set securityContext.seccompProfile.type to {join_quote(sorted(values))}",
+    )
+
+
+def seccomp_profile_restricted_1_19(p: PodView) -> Outcome:
+    setters: list[str] = []
+    values: set[str] = set()
+    pod_ok = False
+    psc = p.psc
+    if psc is not None:
+        prof = _m(psc.get("seccompProfile"))
+        if prof is not None:
+            if _seccomp_type_ok(prof.get("type")):
+                pod_ok = True
+            else:
+                setters.append("pod")
+                values.add(_s(prof.get("type")))
+    explicit: list[str] = []
+    implicit: list[str] = []
+    for name, _c, sc, _k in p.containers:
+        prof = _m(sc.get("seccompProfile")) if sc is not None else None
+        if prof is not None:
+            if not _seccomp_type_ok(prof.get("type")):
+                explicit.append(name)
+                values.add(_s(prof.get("type")))
+        elif not pod_ok:
+            implicit.append(name)
+    if explicit:
+        setters.append(_containers_phrase(explicit))
+    if setters:
+        return (
+            "seccompProfile",
+            f"{' and '.join(setters)} must not set securityContext.seccompProfile.type to "
+            f"{join_quote(sorted(values))}",
+        )
+    if implicit:
+        return (
+            "seccompProfile",
+            f'pod or {_containers_phrase(implicit)} must set securityContext.seccompProfile.type to "RuntimeDefault" '
+            'or "Localhost"',
+        )
+    return None
+
+
+def seccomp_profile_restricted_1_25(p: PodView) -> Outcome:
+    # Windows pods cannot set seccomp (API validation), so upstream admits them.
+    if p.windows:
+        return None
+    return seccomp_profile_restricted_1_19(p)
+
+
+# --- sysctls --------------------------------------------------------------------------------
+
+_SYSCTLS_1_0 = frozenset(
+    (
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+        "net.ipv4.ip_unprivileged_port_start",
+    )
+)
+_SYSCTLS_1_27 = _SYSCTLS_1_0 | {"net.ipv4.ip_local_reserved_ports"}
+_SYSCTLS_1_29 = _SYSCTLS_1_27 | {
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+}
+_SYSCTLS_1_32 = _SYSCTLS_1_29 | {"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"}
+_SYSCTLS_1_37 = _SYSCTLS_1_32 | {"net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat"}
+
+
+def _sysctls(p: PodView, allowed: frozenset[str]) -> Outcome:
+    psc = p.psc
+    if psc is None:
+        return None
+    items = psc.get("sysctls")
+    if not items:
+        return None
+    bad = []
+    for s in _list(items):
+        sm = _m(s)
+        name = _s(sm.get("name")) if sm is not None else ""
+        if name not in allowed:
+            bad.append(name)
+    if not bad:
+        return None
+    # upstream keeps the spec's order (and duplicates)
+    return "forbidden sysctls", ", ".join(bad)
+
+
+def sysctls_1_0(p: PodView) -> Outcome:
+    return _sysctls(p, _SYSCTLS_1_0)
+
+
+def sysctls_1_27(p: PodView) -> Outcome:
+    return _sysctls(p, _SYSCTLS_1_27)
+
+
+def sysctls_1_29(p: PodView) -> Outcome:
+    return _sysctls(p, _SYSCTLS_1_29)
+
+
+def sysctls_1_32(p: PodView) -> Outcome:
+    return _sysctls(p, _SYSCTLS_1_32)
+
+
+def sysctls_1_37(p: PodView) -> Outcome:
+    return _sysctls(p, _SYSCTLS_1_37)
+
+
+# --- windowsHostProcess ---------------------------------------------------------------------
+
+
+def _host_process(sc: Mapping[str, Any] | None) -> bool:
+    if sc is None:
+        return False
+    wo = _m(sc.get("windowsOptions"))
+    return wo is not None and wo.get("hostProcess") is True
+
+
+def windows_host_process_1_0(p: PodView) -> Outcome:
+    bad = [name for name, _c, sc, _k in p.containers if _host_process(sc)]
+    setters = []
+    if _host_process(p.psc):
+        setters.append("pod")
+    if bad:
+        setters.append(_containers_phrase(bad))
+    if not setters:
+        return None
+    return "hostProcess", f"{' and '.join(setters)} must not set securityContext.windowsOptions.hostProcess=true"
+
+
+# --- hostProbesAndHostLifecycle -------------------------------------------------------------
+
+
+def _handler_hosts(handler: Any, out: list[str]) -> None:
+    hm = _m(handler)
+    if hm is None:
+        return
+    for key in ("httpGet", "tcpSocket"):
+        action = _m(hm.get(key))
+        if action is not None:
+            host = _s(action.get("host"))
+            if host:
+                out.append(host)
+
+
+def host_probes_and_host_lifecycle_1_34(p: PodView) -> Outcome:
+    bad: set[str] = set()
+    hosts: set[str] = set()
+    for name, c, _sc, _k in p.containers:
+        found: list[str] = []
+        _handler_hosts(c.get("livenessProbe"), found)
+        _handler_hosts(c.get("readinessProbe"), found)
+        _handler_hosts(c.get("startupProbe"), found)
+        lc = _m(c.get("lifecycle"))
+        if lc is not None:
+            _handler_hosts(lc.get("postStart"), found)
+            _handler_hosts(lc.get("preStop"), found)
+        if found:
+            bad.add(name)
+            hosts.update(found)
+    if not bad:
+        return None
+    return (
+        "probe or lifecycle host",
+        f"{_containers_phrase(sorted(bad))} {pluralize('uses', 'use', len(bad))} "
+        f"{pluralize('probe or lifecycle host', 'probe or lifecycle hosts', len(hosts))} {join_quote(sorted(hosts))}",
+    )
+
+
+# --- allowPrivilegeEscalation ---------------------------------------------------------------
+
+
+def allow_privilege_escalation_1_8(p: PodView) -> Outcome:
+    bad = [
+        name for name, _c, sc, _k in p.containers if sc is None or sc.get("allowPrivilegeEscalation") is not False
+    ]
+    if not bad:
+        return None
+    return (
+        "allowPrivilegeEscalation != false",
+        f"{_containers_phrase(bad)} must set securityContext.allowPrivilegeEscalation=false",
+    )
+
+
+def allow_privilege_escalation_1_25(p: PodView) -> Outcome:
+    # The field cannot be set on Windows pods, so upstream admits them.
+    if p.windows:
+        return None
+    return allow_privilege_escalation_1_8(p)
+
+
+# --- runAsNonRoot / runAsUser ---------------------------------------------------------------
+
+
+def run_as_non_root_1_0(p: PodView) -> Outcome:
+    setters: list[str] = []
+    pod_true = False
+    psc = p.psc
+    if psc is not None:
+        v = psc.get("runAsNonRoot")
+        if v is False:
+            setters.append("pod")
+        elif v is True:
+            pod_true = True
+    explicit: list[str] = []
+    implicit: list[str] = []
+    for name, _c, sc, _k in p.containers:
+        v = sc.get("runAsNonRoot") if sc is not None else None
+        if v is False:
+            explicit.append(name)
+        elif v is None and not pod_true:
+            implicit.append(name)
+    if explicit:
+        setters.append(_containers_phrase(explicit))
+    if setters:
+        return "runAsNonRoot != true", f"{' and '.join(setters)} must not set securityContext.runAsNonRoot=false"
+    if implicit:
+        return "runAsNonRoot != true", f"pod or {_containers_phrase(implicit)} must set securityContext.runAsNonRoot=true"
+    return None
+
+
+def run_as_non_root_1_35(p: PodView) -> Outcome:
+    if p.userns:
+        return None
+    return run_as_non_root_1_0(p)
+
+
+def _is_zero(v: Any) -> bool:
+    return type(v) is int and v == 0
+
+
+def run_as_user_1_23(p: PodView) -> Outcome:
+    setters = []
+    if p.psc is not None and _is_zero(p.psc.get("runAsUser")):
+        setters.append("pod")
+    bad = [name for name, _c, sc, _k in p.containers if sc is not None and _is_zero(sc.get("runAsUser"))]
+    if bad:
+        setters.append(_containers_phrase(bad))
+    if not setters:
+        return None
+    return "runAsUser=0", f"{' and '.join(setters)} must not set runAsUser=0"
+
+
+def run_as_user_1_35(p: PodView) -> Outcome:
+    if p.userns:
+        return None
+    return run_as_user_1_23(p)
+
+
+CheckFn = Callable[[PodView], Outcome]
