@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 NEWEST_MINOR = 37
@@ -117,6 +118,9 @@ class Policy:
         return self.enforce.is_privileged and self.audit.is_privileged and self.warn.is_privileged
 
 
+DEFAULT_POLICY = Policy()
+"""Upstream's defaults when the configuration sets none: privileged:latest for every mode."""
+
 LABEL_PREFIX = "pod-security.kubernetes.io/"
 ENFORCE_LABEL = LABEL_PREFIX + "enforce"
 ENFORCE_VERSION_LABEL = LABEL_PREFIX + "enforce-version"
@@ -136,7 +140,7 @@ class LabelPolicy:
     """True when the namespace carries an enforce level label (valid or not)."""
 
 
-def policy_from_labels(labels: object, defaults: Policy = Policy()) -> LabelPolicy:
+def policy_from_labels(labels: object, defaults: Policy = DEFAULT_POLICY) -> LabelPolicy:
     """Parse ``pod-security.kubernetes.io/*`` labels on top of the cluster ``defaults``.
 
     Upstream rules: a missing label keeps the default; an invalid enforce level becomes
@@ -145,9 +149,8 @@ def policy_from_labels(labels: object, defaults: Policy = Policy()) -> LabelPoli
     warn level label exists, warn follows enforce (and its version unless a warn-version label
     exists). Audit is never defaulted that way.
     """
-    if not isinstance(labels, dict) or not labels:
-        has = isinstance(labels, dict) and ENFORCE_LABEL in labels
-        return LabelPolicy(defaults, (), has)
+    if not isinstance(labels, Mapping) or not labels:
+        return LabelPolicy(defaults, (), False)
     errors: list[str] = []
 
     def level(key: str, current: Level, fallback: Level) -> tuple[Level, bool]:

@@ -23,6 +23,8 @@ def _m(v: Any) -> Mapping[str, Any] | None:
     """The value as a mapping, or None when unset or not a mapping (Go: a nil pointer)."""
     if type(v) is dict:
         return v
+    if v is None:
+        return None
     return v if isinstance(v, Mapping) else None
 
 
@@ -40,9 +42,11 @@ def _list(v: Any) -> list[Any]:
 class PodView:
     """What every check reads, prepared once per evaluation."""
 
-    __slots__ = ("meta", "spec", "psc", "containers", "windows", "userns", "defaults", "is_pod")
+    __slots__ = ("containers", "defaults", "is_pod", "meta", "psc", "spec", "userns", "windows")
 
-    def __init__(self, meta: Mapping[str, Any], spec: Mapping[str, Any], defaults: bool, is_pod: bool) -> None:
+    def __init__(
+        self, meta: Mapping[str, Any], spec: Mapping[str, Any], defaults: bool, is_pod: bool
+    ) -> None:
         self.meta = meta
         self.spec = spec
         self.psc = _m(spec.get("securityContext"))
@@ -186,7 +190,8 @@ def capabilities_baseline_1_0(p: PodView) -> Outcome:
         return None
     return (
         "non-default capabilities",
-        f"{_containers_phrase(bad)} must not include {join_quote(sorted(caps))} in securityContext.capabilities.add",
+        f"{_containers_phrase(bad)} must not include {join_quote(sorted(caps))} "
+        "in securityContext.capabilities.add",
     )
 
 
@@ -249,6 +254,7 @@ _ALLOWED_VOLUMES = (
     "projected",
     "secret",
 )
+_ALLOWED_SET = frozenset(_ALLOWED_VOLUMES)
 # Restricted sources in upstream's reporting order; the first one set names the volume's type.
 _RESTRICTED_VOLUMES = (
     "hostPath",
@@ -293,7 +299,12 @@ def restricted_volumes_1_0(p: PodView) -> Outcome:
     bad: list[str] = []
     types: set[str] = set()
     for v in _volumes(p):
-        if any(v.get(k) is not None for k in _ALLOWED_VOLUMES):
+        allowed = False
+        for k, val in v.items():
+            if val is not None and k in _ALLOWED_SET:
+                allowed = True
+                break
+        if allowed:
             continue
         kind = next((k for k in _RESTRICTED_VOLUMES if v.get(k) is not None), None)
         if kind is None:
@@ -309,7 +320,8 @@ def restricted_volumes_1_0(p: PodView) -> Outcome:
     return (
         "restricted volume types",
         f"{pluralize('volume', 'volumes', len(bad))} {join_quote(bad)} {pluralize('uses', 'use', len(bad))} "
-        f"{pluralize('restricted volume type', 'restricted volume types', len(types))} {join_quote(sorted(types))}",
+        f"{pluralize('restricted volume type', 'restricted volume types', len(types))} "
+        f"{join_quote(sorted(types))}",
     )
 
 
@@ -358,7 +370,7 @@ _APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
 def _apparmor_type_ok(t: Any) -> bool:
-    return t == "RuntimeDefault" or t == "Localhost"
+    return t in ("RuntimeDefault", "Localhost")
 
 
 def app_armor_profile_1_0(p: PodView) -> Outcome:
@@ -508,7 +520,7 @@ def _seccomp_annotation_ok(v: str) -> bool:
 
 
 def _seccomp_type_ok(t: Any) -> bool:
-    return t == "RuntimeDefault" or t == "Localhost"
+    return t in ("RuntimeDefault", "Localhost")
 
 
 def seccomp_profile_baseline_1_0(p: PodView) -> Outcome:
@@ -557,7 +569,8 @@ def seccomp_profile_baseline_1_19(p: PodView) -> Outcome:
         return None
     return (
         "seccompProfile",
-        f"{' and '.join(setters)} must not set securityContext.seccompProfile.type to {join_quote(sorted(values))}",
+        f"{' and '.join(setters)} must not set securityContext.seccompProfile.type to "
+        f"{join_quote(sorted(values))}",
     )
 
 
@@ -595,8 +608,8 @@ def seccomp_profile_restricted_1_19(p: PodView) -> Outcome:
     if implicit:
         return (
             "seccompProfile",
-            f'pod or {_containers_phrase(implicit)} must set securityContext.seccompProfile.type to "RuntimeDefault" '
-            'or "Localhost"',
+            f"pod or {_containers_phrase(implicit)} must set securityContext.seccompProfile.type "
+            'to "RuntimeDefault" or "Localhost"',
         )
     return None
 
@@ -688,14 +701,19 @@ def windows_host_process_1_0(p: PodView) -> Outcome:
         setters.append(_containers_phrase(bad))
     if not setters:
         return None
-    return "hostProcess", f"{' and '.join(setters)} must not set securityContext.windowsOptions.hostProcess=true"
+    return (
+        "hostProcess",
+        f"{' and '.join(setters)} must not set securityContext.windowsOptions.hostProcess=true",
+    )
 
 
 # --- hostProbesAndHostLifecycle -------------------------------------------------------------
 
 
 def _handler_hosts(handler: Any, out: list[str]) -> None:
-    hm = _m(handler)
+    if handler is None:
+        return
+    hm = handler if type(handler) is dict else _m(handler)
     if hm is None:
         return
     for key in ("httpGet", "tcpSocket"):
@@ -726,7 +744,8 @@ def host_probes_and_host_lifecycle_1_34(p: PodView) -> Outcome:
     return (
         "probe or lifecycle host",
         f"{_containers_phrase(sorted(bad))} {pluralize('uses', 'use', len(bad))} "
-        f"{pluralize('probe or lifecycle host', 'probe or lifecycle hosts', len(hosts))} {join_quote(sorted(hosts))}",
+        f"{pluralize('probe or lifecycle host', 'probe or lifecycle hosts', len(hosts))} "
+        f"{join_quote(sorted(hosts))}",
     )
 
 
@@ -735,7 +754,9 @@ def host_probes_and_host_lifecycle_1_34(p: PodView) -> Outcome:
 
 def allow_privilege_escalation_1_8(p: PodView) -> Outcome:
     bad = [
-        name for name, _c, sc, _k in p.containers if sc is None or sc.get("allowPrivilegeEscalation") is not False
+        name
+        for name, _c, sc, _k in p.containers
+        if sc is None or sc.get("allowPrivilegeEscalation") is not False
     ]
     if not bad:
         return None
@@ -776,9 +797,15 @@ def run_as_non_root_1_0(p: PodView) -> Outcome:
     if explicit:
         setters.append(_containers_phrase(explicit))
     if setters:
-        return "runAsNonRoot != true", f"{' and '.join(setters)} must not set securityContext.runAsNonRoot=false"
+        return (
+            "runAsNonRoot != true",
+            f"{' and '.join(setters)} must not set securityContext.runAsNonRoot=false",
+        )
     if implicit:
-        return "runAsNonRoot != true", f"pod or {_containers_phrase(implicit)} must set securityContext.runAsNonRoot=true"
+        return (
+            "runAsNonRoot != true",
+            f"pod or {_containers_phrase(implicit)} must set securityContext.runAsNonRoot=true",
+        )
     return None
 
 

@@ -58,12 +58,20 @@ CHECKS: tuple[CheckDef, ...] = (
     CheckDef("procMount", B, (V(0, c.proc_mount_1_0), V(35, c.proc_mount_1_35))),
     CheckDef("seLinuxOptions", B, (V(0, c.se_linux_options_1_0), V(31, c.se_linux_options_1_31))),
     CheckDef(
-        "seccompProfile_baseline", B, (V(0, c.seccomp_profile_baseline_1_0), V(19, c.seccomp_profile_baseline_1_19))
+        "seccompProfile_baseline",
+        B,
+        (V(0, c.seccomp_profile_baseline_1_0), V(19, c.seccomp_profile_baseline_1_19)),
     ),
     CheckDef(
         "sysctls",
         B,
-        (V(0, c.sysctls_1_0), V(27, c.sysctls_1_27), V(29, c.sysctls_1_29), V(32, c.sysctls_1_32), V(37, c.sysctls_1_37)),
+        (
+            V(0, c.sysctls_1_0),
+            V(27, c.sysctls_1_27),
+            V(29, c.sysctls_1_29),
+            V(32, c.sysctls_1_32),
+            V(37, c.sysctls_1_37),
+        ),
     ),
     CheckDef("windowsHostProcess", B, (V(0, c.windows_host_process_1_0),)),
     CheckDef(
@@ -159,7 +167,16 @@ def plan(level: Level, minor: int) -> tuple[tuple[str, c.CheckFn], ...]:
     return result
 
 
+_FAST: dict[tuple[object, object], tuple[Level, Version]] = {}
+
+
 def _coerce(level: Level | str, version: Version | str | None) -> tuple[Level, Version]:
+    try:
+        hit = _FAST.get((level, version))
+    except TypeError:
+        hit = None
+    if hit is not None:
+        return hit
     lv = level if isinstance(level, Level) else parse_level(level)
     if version is None:
         ver = Version(None)
@@ -167,6 +184,9 @@ def _coerce(level: Level | str, version: Version | str | None) -> tuple[Level, V
         ver = version
     else:
         ver = parse_version(version)
+    if isinstance(level, (str, Level)) and (version is None or isinstance(version, (str, Version))):
+        if len(_FAST) < 1024:
+            _FAST[(level, version)] = (lv, ver)
     return lv, ver
 
 
@@ -193,8 +213,8 @@ def evaluate(
     checks = plan(lv, ver.effective_minor)
     if not checks:
         return ALLOWED
-    meta = pod_metadata if isinstance(pod_metadata, Mapping) else _EMPTY
-    spec = pod_spec if isinstance(pod_spec, Mapping) else _EMPTY
+    meta = pod_metadata if type(pod_metadata) is dict or isinstance(pod_metadata, Mapping) else _EMPTY
+    spec = pod_spec if type(pod_spec) is dict or isinstance(pod_spec, Mapping) else _EMPTY
     view = c.PodView(meta, spec, defaults, is_pod)
     violations = None
     for check_id, fn in checks:

@@ -1,0 +1,348 @@
+"""The Pod Security admission plugin's behaviour around the level evaluator.
+
+* :class:`PodSecurityConfiguration` -- the admission configuration file as the API server reads
+  it (``defaults`` and ``exemptions``), standalone or inside an ``AdmissionConfiguration``;
+* :func:`review` -- what the plugin does with one pod or workload template in a namespace:
+  exemptions, enforce (Pods only), warn (unless enforce denied) and audit;
+* :func:`namespace_dry_run` -- the warnings ``kubectl label --dry-run=server`` prints when a
+  namespace's enforce level is tightened, grouped by forbidden reasons.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stockade.engines.pss.api import (
+    DEFAULT_POLICY,
+    LATEST,
+    LabelPolicy,
+    Level,
+    LevelVersion,
+    Policy,
+    parse_level,
+    parse_version,
+    policy_from_labels,
+)
+from stockade.engines.pss.evaluator import ALLOWED, Result, evaluate_at
+from stockade.errors import ConfigError
+
+CONFIG_API_VERSIONS = (
+    "pod-security.admission.config.k8s.io/v1",
+    "pod-security.admission.config.k8s.io/v1beta1",
+    "pod-security.admission.config.k8s.io/v1alpha1",
+)
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class PodSecurityConfiguration:
+    """Cluster defaults and exemptions (``PodSecurityConfiguration``); the default is upstream's."""
+
+    defaults: Policy = DEFAULT_POLICY
+    exempt_usernames: frozenset[str] = frozenset()
+    exempt_runtime_classes: frozenset[str] = frozenset()
+    exempt_namespaces: frozenset[str] = frozenset()
+    source: str = ""
+
+    @classmethod
+    def load(cls, path: str | Path) -> PodSecurityConfiguration:
+        """Read a ``PodSecurityConfiguration`` or an ``AdmissionConfiguration`` holding one."""
+        import yaml
+
+        p = Path(path)
+        try:
+            data = yaml.load(p.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
+        except OSError as e:
+            raise ConfigError(f"{p}: cannot read the Pod Security configuration: {e.strerror}") from e
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{p}: invalid YAML: {' '.join(str(e).split())}") from e
+        if isinstance(data, Mapping) and data.get("kind") == "AdmissionConfiguration":
+            return cls._from_admission_configuration(data, p)
+        return cls.from_mapping(data, source=str(p))
+
+    @classmethod
+    def _from_admission_configuration(cls, data: Mapping[str, Any], path: Path) -> PodSecurityConfiguration:
+        plugins = data.get("plugins") or []
+        if not isinstance(plugins, list):
+            raise ConfigError(f"{path}: plugins must be a list")
+        for plugin in plugins:
+            if not isinstance(plugin, Mapping) or plugin.get("name") != "PodSecurity":
+                continue
+            if plugin.get("configuration") is not None:
+                return cls.from_mapping(plugin["configuration"], source=f"{path}: plugins[PodSecurity]")
+            if plugin.get("path"):
+                # like the API server, a relative path is relative to the admission config file
+                return cls.load(path.parent / str(plugin["path"]))
+            break
+        return cls(source=str(path))
+
+    @classmethod
+    def from_mapping(cls, data: Any, source: str = "<PodSecurityConfiguration>") -> PodSecurityConfiguration:
+        """Validate a decoded configuration; errors name the source and the field."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{source}: a PodSecurityConfiguration must be a mapping")
+        if data.get("kind") != "PodSecurityConfiguration":
+            raise ConfigError(f"{source}: kind must be PodSecurityConfiguration, got {data.get('kind')!r}")
+        if data.get("apiVersion") not in CONFIG_API_VERSIONS:
+            raise ConfigError(
+                f"{source}: apiVersion must be one of {', '.join(CONFIG_API_VERSIONS)}, "
+                f"got {data.get('apiVersion')!r}"
+            )
+        defaults = data.get("defaults") or {}
+        if not isinstance(defaults, Mapping):
+            raise ConfigError(f"{source}: defaults must be a mapping")
+
+        def lv(mode: str) -> LevelVersion:
+            level_text = defaults.get(mode)
+            version_text = defaults.get(f"{mode}-version")
+            try:
+                level = Level.PRIVILEGED if level_text in (None, "") else parse_level(str(level_text))
+            except ValueError as e:
+                raise ConfigError(f"{source}: defaults.{mode}: {e}") from None
+            try:
+                version = LATEST if version_text in (None, "") else parse_version(str(version_text))
+            except ValueError as e:
+                raise ConfigError(f"{source}: defaults.{mode}-version: {e}") from None
+            return LevelVersion(level, version)
+
+        exemptions = data.get("exemptions") or {}
+        if not isinstance(exemptions, Mapping):
+            raise ConfigError(f"{source}: exemptions must be a mapping")
+
+        def names(key: str, pattern: re.Pattern[str] | None, what: str) -> frozenset[str]:
+            items = exemptions.get(key) or []
+            if not isinstance(items, list):
+                raise ConfigError(f"{source}: exemptions.{key} must be a list")
+            seen: set[str] = set()
+            for i, item in enumerate(items):
+                if not isinstance(item, str) or not item:
+                    raise ConfigError(f"{source}: exemptions.{key}[{i}]: must be a non-empty string")
+                limit = 63 if key == "namespaces" else 253
+                if pattern is not None and (not pattern.match(item) or len(item) > limit):
+                    raise ConfigError(f"{source}: exemptions.{key}[{i}]: {item!r} is not a valid {what}")
+                if item in seen:
+                    raise ConfigError(f"{source}: exemptions.{key}[{i}]: duplicate value {item!r}")
+                seen.add(item)
+            return frozenset(seen)
+
+        return cls(
+            defaults=Policy(enforce=lv("enforce"), audit=lv("audit"), warn=lv("warn")),
+            exempt_usernames=names("usernames", None, "username"),
+            exempt_runtime_classes=names("runtimeClasses", _DNS_SUBDOMAIN, "runtime class name"),
+            exempt_namespaces=names("namespaces", _DNS_LABEL, "namespace name"),
+            source=source,
+        )
+
+    def namespace_policy(self, labels: Mapping[str, Any] | None) -> LabelPolicy:
+        """The policy a namespace with ``labels`` gets under these defaults."""
+        return policy_from_labels(labels or {}, self.defaults)
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """What the admission plugin decides for one pod or workload template."""
+
+    exempt: str = ""
+    """``namespace``, ``user`` or ``runtimeClass`` when exempt (nothing evaluated)."""
+    enforce: Result | None = None
+    """The enforce verdict; None for templates (never enforced) and exempt objects."""
+    warn: Result | None = None
+    audit: Result | None = None
+    policy: Policy = DEFAULT_POLICY
+    label_errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+    """The response warnings the API server would send (``would violate PodSecurity ...``)."""
+
+    @property
+    def denied(self) -> bool:
+        """True when the API server rejects the object (Pods only)."""
+        return self.enforce is not None and not self.enforce.allowed
+
+    @property
+    def denial(self) -> str:
+        """The Forbidden message, empty when allowed."""
+        if not self.denied or self.enforce is None:
+            return ""
+        return f'violates PodSecurity "{self.policy.enforce}": {self.enforce.message}'
+
+
+def runtime_class(spec: Mapping[str, Any] | None) -> str:
+    """The pod spec's runtimeClassName ("" when unset)."""
+    if not isinstance(spec, Mapping):
+        return ""
+    rc = spec.get("runtimeClassName")
+    return rc if isinstance(rc, str) else ""
+
+
+def review(
+    pod_metadata: Mapping[str, Any] | None,
+    pod_spec: Mapping[str, Any] | None,
+    *,
+    namespace: str | None,
+    namespace_labels: Mapping[str, Any] | None,
+    config: PodSecurityConfiguration = PodSecurityConfiguration(),
+    is_template: bool = False,
+    username: str = "",
+) -> Review:
+    """Admission of a Pod (``is_template`` False) or a workload's pod template in a namespace.
+
+    Exemptions are checked in upstream's order (namespace, user, runtimeClass). A Pod is
+    enforced; a template is only warned and audited (its Pods are enforced when the controller
+    creates them). Warn is skipped when enforce denies; results of equal policies are reused.
+    """
+    if namespace and namespace in config.exempt_namespaces:
+        return Review(exempt="namespace")
+    if username and username in config.exempt_usernames:
+        return Review(exempt="user")
+    lp = config.namespace_policy(namespace_labels)
+    policy = lp.policy
+    if policy.fully_privileged and not lp.errors:
+        return Review(policy=policy)
+    rc = runtime_class(pod_spec)
+    if rc and rc in config.exempt_runtime_classes:
+        return Review(exempt="runtimeClass", policy=policy, label_errors=lp.errors)
+    cache: dict[tuple[Level, int], Result] = {}
+
+    def run(lv: LevelVersion) -> Result:
+        if lv.is_privileged:
+            return ALLOWED
+        key = (lv.level, lv.version.effective_minor)
+        r = cache.get(key)
+        if r is None:
+            r = evaluate_at(pod_metadata, pod_spec, lv, is_pod=not is_template)
+            cache[key] = r
+        return r
+
+    enforce = None if is_template else run(policy.enforce)
+    warnings: list[str] = []
+    warn = None
+    if enforce is None or enforce.allowed:
+        warn = run(policy.warn)
+        if not warn.allowed:
+            warnings.append(f'would violate PodSecurity "{policy.warn}": {warn.message}')
+    audit = run(policy.audit)
+    return Review(
+        enforce=enforce,
+        warn=warn,
+        audit=audit,
+        policy=policy,
+        label_errors=lp.errors,
+        warnings=tuple(warnings),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingPod:
+    """A pod already running in the namespace (input to :func:`namespace_dry_run`)."""
+
+    name: str
+    metadata: Mapping[str, Any]
+    spec: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DryRunGroup:
+    """Pods denied for the same reasons: the first pod's name, how many, and the reasons."""
+
+    first_pod: str
+    count: int
+    reasons: tuple[str, ...]
+    pods: tuple[str, ...]
+
+    def warning(self) -> str:
+        """The warning line as the API server writes it."""
+        reasons = ", ".join(self.reasons)
+        if self.count == 1:
+            return f"{self.first_pod}: {reasons}"
+        other = "pod" if self.count == 2 else "pods"
+        return f"{self.first_pod} (and {self.count - 1} other {other}): {reasons}"
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    """The outcome of labelling a namespace with a new enforce level."""
+
+    namespace: str
+    policy: LevelVersion
+    evaluated: int
+    groups: tuple[DryRunGroup, ...]
+    exempt: bool = False
+    skipped_runtime_class: tuple[str, ...] = ()
+
+    def warnings(self) -> list[str]:
+        """Every warning line, in the API server's order."""
+        if self.exempt:
+            return [
+                f'namespace "{self.namespace}" is exempt from Pod Security, '
+                f"and the policy ({self.policy}) will be ignored"
+            ]
+        if not self.groups:
+            return []
+        head = (
+            f'existing pods in namespace "{self.namespace}" '
+            f'violate the new PodSecurity enforce level "{self.policy}"'
+        )
+        return [head] + [g.warning() for g in self.groups]
+
+
+def _owner_uid(meta: Mapping[str, Any]) -> str | None:
+    owners = meta.get("ownerReferences")
+    if not isinstance(owners, list):
+        return None
+    for o in owners:
+        if isinstance(o, Mapping) and o.get("controller") is True:
+            return f"{o.get('kind')}/{o.get('name')}/{o.get('uid')}"
+    return None
+
+
+def namespace_dry_run(
+    namespace: str,
+    policy: LevelVersion,
+    pods: Sequence[ExistingPod] | Iterable[ExistingPod],
+    *,
+    config: PodSecurityConfiguration = PodSecurityConfiguration(),
+) -> DryRun:
+    """What the API server warns when ``namespace``'s enforce label becomes ``policy``.
+
+    Like upstream: exempt namespaces get one notice; pods with an exempt runtimeClass are
+    skipped; one pod per owning controller is evaluated first and the other replicas after; pods
+    with the same forbidden reasons are grouped under the first one found.
+    """
+    if namespace in config.exempt_namespaces:
+        exempt = not policy.is_privileged
+        return DryRun(namespace, policy, 0, (), exempt=exempt)
+    if policy.is_privileged:
+        return DryRun(namespace, policy, 0, ())
+    pods = list(pods)
+    first: list[ExistingPod] = []
+    rest: list[ExistingPod] = []
+    seen_owners: set[str] = set()
+    skipped: list[str] = []
+    for pod in pods:
+        rc = runtime_class(pod.spec)
+        if rc and rc in config.exempt_runtime_classes:
+            skipped.append(pod.name)
+            continue
+        owner = _owner_uid(pod.metadata)
+        if owner is None or owner not in seen_owners:
+            if owner is not None:
+                seen_owners.add(owner)
+            first.append(pod)
+        else:
+            rest.append(pod)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for pod in first + rest:
+        r = evaluate_at(pod.metadata, pod.spec, policy, is_pod=True)
+        if r.allowed:
+            continue
+        key = r.reasons
+        if key not in groups:
+            groups[key] = []
+        groups[key].append(pod.name)
+    out = tuple(DryRunGroup(names[0], len(names), key, tuple(names)) for key, names in groups.items())
+    return DryRun(namespace, policy, len(first) + len(rest), out, skipped_runtime_class=tuple(skipped))
