@@ -184,9 +184,9 @@ def _coerce(level: Level | str, version: Version | str | None) -> tuple[Level, V
         ver = version
     else:
         ver = parse_version(version)
-    if isinstance(level, (str, Level)) and (version is None or isinstance(version, (str, Version))):
-        if len(_FAST) < 1024:
-            _FAST[(level, version)] = (lv, ver)
+    hashable = isinstance(level, (str, Level)) and (version is None or isinstance(version, (str, Version)))
+    if hashable and len(_FAST) < 1024:
+        _FAST[(level, version)] = (lv, ver)
     return lv, ver
 
 
