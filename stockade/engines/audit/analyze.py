@@ -1,0 +1,381 @@
+"""Audit log analysis: who touched credentials, workloads, RBAC and admission, and what looks odd.
+
+One streaming pass over :class:`AuditEvent` values; every table is bounded (distinct keys per
+identity, listed changes, identities) so memory stays flat on logs of millions of events. What a
+bound cuts off is counted in ``truncated`` rather than dropped silently.
+
+Only the final stage of a request is analysed (``ResponseComplete``, ``ResponseStarted`` for
+long-running requests that never complete, ``Panic``), so a request logged at several stages is
+counted once; ``RequestReceived`` events are counted (``requestReceivedSkipped``) and skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stockade.engines.audit.events import AuditEvent
+
+RBAC_GROUP = "rbac.authorization.k8s.io"
+RBAC_RESOURCES = frozenset({"roles", "rolebindings", "clusterroles", "clusterrolebindings"})
+ADMISSION_GROUP = "admissionregistration.k8s.io"
+ADMISSION_RESOURCES = frozenset(
+    {
+        "mutatingwebhookconfigurations",
+        "validatingwebhookconfigurations",
+        "validatingadmissionpolicies",
+        "validatingadmissionpolicybindings",
+        "mutatingadmissionpolicies",
+        "mutatingadmissionpolicybindings",
+    }
+)
+WRITE_VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "escalate", "bind"})
+READ_SECRET_VERBS = frozenset({"get", "list", "watch"})
+POD_ACCESS = frozenset({"exec", "attach", "portforward"})
+_FINAL_STAGES = frozenset({"ResponseComplete", "ResponseStarted", "Panic"})
+
+# Pod names of controller-managed pods: <workload>-<rs hash>-<5 char suffix>, <job>-<5 chars>,
+# <statefulset>-<ordinal>.
+_RS_POD = re.compile(r"^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
+_JOB_POD = re.compile(r"^(.+)-[a-z0-9]{5}$")
+_STS_POD = re.compile(r"^(.+)-\d+$")
+
+_KIND_HINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "model-server",
+        ("predictor", "serving", "inference", "triton", "kserve", "vllm", "tgi", "seldon", "model"),
+    ),
+    ("notebook", ("notebook", "jupyter", "workbench", "nb-")),
+    (
+        "training",
+        ("train", "pytorchjob", "tfjob", "mpijob", "worker", "master", "launcher", "ray", "finetune"),
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalyzeOptions:
+    """Tunables; the defaults suit a cluster of a few hundred identities."""
+
+    burst_window_s: int = 60
+    """Window for 401/403 bursts."""
+    burst_threshold: int = 20
+    """Failed requests from one identity or IP within the window that make a burst."""
+    sa_min_events: int = 50
+    """Events a service account must have before a new IP/user agent counts as unusual."""
+    team_namespaces: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Group (team) -> namespaces it owns; users acting outside all their teams' namespaces are flagged."""
+    max_identities: int = 20000
+    max_keys: int = 200
+    """Distinct objects kept per identity per table."""
+    max_list: int = 2000
+    """Listed changes (RBAC, webhooks, bursts, unusual uses) kept per table."""
+
+
+def workload_of(pod: str) -> str:
+    """The workload a pod name belongs to (strips ReplicaSet hash, Job suffix, StatefulSet ordinal)."""
+    for rx in (_RS_POD, _STS_POD, _JOB_POD):
+        m = rx.match(pod)
+        if m:
+            return m.group(1)
+    return pod
+
+
+def workload_kind(namespace: str, workload: str) -> str:
+    """``model-server``, ``notebook``, ``training`` or ``other``, guessed from names."""
+    text = f"{namespace}/{workload}".lower()
+    for kind, hints in _KIND_HINTS:
+        if any(h in text for h in hints):
+            return kind
+    return "other"
+
+
+def _epoch(ts: str) -> int:
+    # RFC 3339 to seconds; fast path for the fixed layout the API server writes.
+    try:
+        import calendar
+
+        y, mo, d = int(ts[0:4]), int(ts[5:7]), int(ts[8:10])
+        h, mi, s = int(ts[11:13]), int(ts[14:16]), int(ts[17:19])
+        return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0))
+    except (ValueError, IndexError):
+        return 0
+
+
+@dataclass(slots=True)
+class _Bounded:
+    """A counter with a cap on distinct keys (the rest is counted as overflow)."""
+
+    cap: int
+    counts: Counter[str] = field(default_factory=Counter)
+    overflow: int = 0
+
+    def add(self, key: str, n: int = 1) -> None:
+        if key in self.counts or len(self.counts) < self.cap:
+            self.counts[key] += n
+        else:
+            self.overflow += n
+
+
+@dataclass(slots=True)
+class _Burst:
+    times: deque[int] = field(default_factory=deque)
+    in_burst: bool = False
+
+
+class Analyzer:
+    """Feed events with :meth:`add`; read the answer with :meth:`result`."""
+
+    def __init__(self, options: AnalyzeOptions | None = None) -> None:
+        self.opt = options or AnalyzeOptions()
+        self.events = 0
+        self.analysed = 0
+        self.first_ts = ""
+        self.last_ts = ""
+        self.truncated: Counter[str] = Counter()
+        self.secret_reads: dict[str, _Bounded] = {}
+        self.pod_access: dict[tuple[str, str], dict[str, Any]] = {}
+        self.rbac_changes: list[dict[str, Any]] = []
+        self.webhook_changes: list[dict[str, Any]] = []
+        self.failures: Counter[str] = Counter()
+        self.anonymous: Counter[str] = Counter()
+        self.bursts: list[dict[str, Any]] = []
+        self._burst_state: dict[str, _Burst] = {}
+        self.sa_ips: dict[str, _Bounded] = {}
+        self.sa_agents: dict[str, _Bounded] = {}
+        self.sa_events: Counter[str] = Counter()
+        self.unusual_sa: list[dict[str, Any]] = []
+        self.cross_ns: dict[tuple[str, str], int] = {}
+        self.activity: dict[str, Counter[str]] = {}
+        self.per_identity: Counter[str] = Counter()
+        self._team_of_ns: dict[str, set[str]] = defaultdict(set)
+        for team, nss in self.opt.team_namespaces.items():
+            for ns in nss:
+                self._team_of_ns[ns].add(team)
+
+    # -------------------------------------------------------------- feeding
+
+    def add_all(self, events: Iterable[AuditEvent]) -> Analyzer:
+        """Feed every event; returns self."""
+        for ev in events:
+            self.add(ev)
+        return self
+
+    def add(self, ev: AuditEvent) -> None:
+        """Account one event."""
+        self.events += 1
+        if ev.stage and ev.stage not in _FINAL_STAGES:
+            self.truncated["requestReceivedSkipped"] += 1
+            return
+        self.analysed += 1
+        ts = ev.timestamp
+        if ts:
+            if not self.first_ts or ts < self.first_ts:
+                self.first_ts = ts
+            if ts > self.last_ts:
+                self.last_ts = ts
+        ident = ev.identity
+        opt = self.opt
+        if ident in self.per_identity or len(self.per_identity) < opt.max_identities:
+            self.per_identity[ident] += 1
+            act = self.activity.get(ident)
+            if act is None:
+                act = self.activity[ident] = Counter()
+            act[ev.hour] += 1
+        else:
+            self.truncated["identities"] += 1
+
+        code = ev.code
+        failed = code in (401, 403)
+        if failed:
+            self.failures[f"{code} {ident}"] += 1
+            self._burst(f"identity {ident}", ts, code)
+            if ev.source_ip:
+                self._burst(f"sourceIP {ev.source_ip}", ts, code)
+        if ident in ("system:anonymous", "<unauthenticated>"):
+            self.anonymous[ev.request_uri.split("?", 1)[0][:200]] += 1
+
+        if not ev.resource_request:
+            return
+        res = ev.resource
+        group = ev.api_group
+        if res == "secrets" and group == "" and ev.verb in READ_SECRET_VERBS and not failed:
+            b = self.secret_reads.get(ident)
+            if b is None:
+                b = self.secret_reads[ident] = _Bounded(opt.max_keys)
+            b.add(f"{ev.namespace or '*'}/{ev.name or '*'} ({ev.verb})")
+        elif res == "pods" and ev.subresource in POD_ACCESS:
+            self._pod_access(ev, ident, failed)
+        elif ev.verb in WRITE_VERBS and (
+            (group == RBAC_GROUP and res in RBAC_RESOURCES)
+            or (group == ADMISSION_GROUP and res in ADMISSION_RESOURCES)
+        ):
+            target = self.rbac_changes if group == RBAC_GROUP else self.webhook_changes
+            if len(target) < opt.max_list:
+                target.append(
+                    {
+                        "time": ts,
+                        "user": ident,
+                        "verb": ev.verb,
+                        "resource": ev.combined_resource,
+                        "namespace": ev.namespace,
+                        "name": ev.name,
+                        "code": code,
+                        "impersonatedUser": ev.impersonated_user,
+                    }
+                )
+            else:
+                self.truncated["rbac" if group == RBAC_GROUP else "webhooks"] += 1
+
+        sa = ev.service_account
+        if sa is not None and not failed:
+            self._sa_use(ident, ev)
+            if ev.namespace and ev.namespace != sa[0] and not sa[0].startswith("kube-"):
+                self._cross(ident, ev.namespace)
+        elif self._team_of_ns and ev.namespace and not failed:
+            teams = self._team_of_ns.get(ev.namespace)
+            mine = {g for g in ev.groups if g in self.opt.team_namespaces}
+            if teams is not None and mine and not (mine & teams):
+                self._cross(ident, ev.namespace)
+
+    def _cross(self, ident: str, ns: str) -> None:
+        key = (ident, ns)
+        if key in self.cross_ns or len(self.cross_ns) < self.opt.max_list:
+            self.cross_ns[key] = self.cross_ns.get(key, 0) + 1
+        else:
+            self.truncated["crossNamespace"] += 1
+
+    def _pod_access(self, ev: AuditEvent, ident: str, failed: bool) -> None:
+        wl = workload_of(ev.name)
+        key = (ev.namespace, wl)
+        entry = self.pod_access.get(key)
+        if entry is None:
+            if len(self.pod_access) >= self.opt.max_list:
+                self.truncated["podAccess"] += 1
+                return
+            entry = self.pod_access[key] = {
+                "namespace": ev.namespace,
+                "workload": wl,
+                "kind": workload_kind(ev.namespace, wl),
+                "by": Counter(),
+                "denied": 0,
+                "first": ev.timestamp,
+                "last": ev.timestamp,
+            }
+        if failed:
+            entry["denied"] += 1
+        else:
+            by: Counter[str] = entry["by"]
+            k = f"{ident} {ev.subresource}"
+            if k in by or len(by) < self.opt.max_keys:
+                by[k] += 1
+        entry["last"] = max(entry["last"], ev.timestamp)
+        entry["first"] = min(entry["first"], ev.timestamp) if entry["first"] else ev.timestamp
+
+    def _burst(self, key: str, ts: str, code: int) -> None:
+        t = _epoch(ts)
+        st = self._burst_state.get(key)
+        if st is None:
+            if len(self._burst_state) >= self.opt.max_identities:
+                self.truncated["burstKeys"] += 1
+                return
+            st = self._burst_state[key] = _Burst()
+        q = st.times
+        q.append(t)
+        w = self.opt.burst_window_s
+        while q and q[0] < t - w:
+            q.popleft()
+        while len(q) > self.opt.burst_threshold * 4:  # bound the window
+            q.popleft()
+        if len(q) >= self.opt.burst_threshold:
+            if not st.in_burst:
+                st.in_burst = True
+                if len(self.bursts) < self.opt.max_list:
+                    self.bursts.append({"who": key, "start": ts, "count": len(q), "code": code})
+                else:
+                    self.truncated["bursts"] += 1
+            elif self.bursts and self.bursts[-1]["who"] == key:
+                self.bursts[-1]["count"] += 1
+            else:
+                for b in reversed(self.bursts):
+                    if b["who"] == key:
+                        b["count"] += 1
+                        break
+        elif st.in_burst and len(q) < self.opt.burst_threshold // 2:
+            st.in_burst = False
+
+    def _sa_use(self, ident: str, ev: AuditEvent) -> None:
+        n = self.sa_events[ident]
+        self.sa_events[ident] = n + 1
+        for table, value, what in (
+            (self.sa_ips, ev.source_ip, "sourceIP"),
+            (self.sa_agents, ev.user_agent, "userAgent"),
+        ):
+            if not value:
+                continue
+            b = table.get(ident)
+            if b is None:
+                b = table[ident] = _Bounded(64)
+            new = value not in b.counts
+            b.add(value[:200])
+            if new and n >= self.opt.sa_min_events:
+                if len(self.unusual_sa) < self.opt.max_list:
+                    self.unusual_sa.append(
+                        {
+                            "serviceAccount": ident,
+                            "what": what,
+                            "value": value[:200],
+                            "time": ev.timestamp,
+                            "after": n,
+                        }
+                    )
+                else:
+                    self.truncated["unusualServiceAccountUse"] += 1
+
+    # -------------------------------------------------------------- answers
+
+    def result(self) -> dict[str, Any]:
+        """The analysis as plain JSON-able data, sorted for stable output."""
+        pod = []
+        for (ns, wl), e in sorted(self.pod_access.items()):
+            pod.append(
+                {
+                    "namespace": ns,
+                    "workload": wl,
+                    "kind": e["kind"],
+                    "first": e["first"],
+                    "last": e["last"],
+                    "denied": e["denied"],
+                    "by": [
+                        {"user": k.rsplit(" ", 1)[0], "subresource": k.rsplit(" ", 1)[1], "count": c}
+                        for k, c in sorted(e["by"].items())
+                    ],
+                }
+            )
+        return {
+            "events": self.events,
+            "analysedRequests": self.analysed,
+            "window": {"first": self.first_ts, "last": self.last_ts},
+            "secretReads": [
+                {"user": u, "secrets": dict(sorted(b.counts.items())), "more": b.overflow}
+                for u, b in sorted(self.secret_reads.items())
+            ],
+            "podAccess": pod,
+            "rbacChanges": self.rbac_changes,
+            "webhookChanges": self.webhook_changes,
+            "failedRequests": [
+                {"code": int(k.split(" ", 1)[0]), "user": k.split(" ", 1)[1], "count": c}
+                for k, c in self.failures.most_common(100)
+            ],
+            "anonymousRequests": [{"path": p, "count": c} for p, c in self.anonymous.most_common(50)],
+            "failureBursts": self.bursts,
+            "unusualServiceAccountUse": self.unusual_sa,
+            "crossNamespaceAccess": [
+                {"user": u, "namespace": ns, "count": c} for (u, ns), c in sorted(self.cross_ns.items())
+            ],
+            "activity": {u: dict(sorted(c.items())) for u, c in sorted(self.activity.items())},
+            "truncated": dict(sorted(self.truncated.items())),
+        }

@@ -1,0 +1,180 @@
+"""Least-privilege RBAC from audit logs: the narrowest roles that allow what an identity did.
+
+Like audit2rbac: every allowed request of the identity becomes a permission; requests in one
+namespace go into a Role of that namespace, cluster-scoped requests, all-namespace lists and
+non-resource URLs into a ClusterRole. A permission names objects (``resourceNames``) when every
+request for that (group, resource, verb) named one; a verb used without a name (list, watch,
+create, deletecollection) cannot be narrowed by name, as RBAC matches the request's name.
+
+Rules are then merged where that grants nothing more: verbs of the same (group, resource,
+names), then resources of the same (group, verbs, names).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from stockade.engines.audit.events import AuditEvent
+
+_FINAL = frozenset({"ResponseComplete", "ResponseStarted", "Panic", ""})
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """The identity to learn: a user or a service account."""
+
+    kind: str
+    """``User`` or ``ServiceAccount``."""
+    name: str
+    namespace: str = ""
+
+    @property
+    def username(self) -> str:
+        """The user name the API server authenticates this subject as."""
+        if self.kind == "ServiceAccount":
+            return f"system:serviceaccount:{self.namespace}:{self.name}"
+        return self.name
+
+    def to_rbac(self) -> dict[str, Any]:
+        """The ``subjects[]`` entry of a binding."""
+        if self.kind == "ServiceAccount":
+            return {"kind": "ServiceAccount", "name": self.name, "namespace": self.namespace}
+        return {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": self.name}
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """One thing the identity did, as RBAC sees it."""
+
+    namespace: str
+    """``""`` for cluster scope (cluster-scoped objects, all-namespace requests, URLs)."""
+    api_group: str
+    resource: str
+    """``resource`` or ``resource/subresource``; empty for non-resource requests."""
+    verb: str
+    name: str = ""
+    url: str = ""
+
+
+def permissions_of(
+    events: Iterable[AuditEvent], subject: Subject, include_denied: bool = True
+) -> list[Permission]:
+    """Every distinct permission the subject's requests needed (denied requests too by default:
+    the identity tried them; pass ``include_denied=False`` to learn only what it was allowed)."""
+    user = subject.username
+    seen: set[Permission] = set()
+    for ev in events:
+        if ev.user != user or ev.stage not in _FINAL or ev.impersonated_user:
+            continue
+        if not include_denied and ev.code in (401, 403):
+            continue
+        if ev.resource_request:
+            name = "" if ev.verb == "create" and not ev.subresource else ev.name
+            seen.add(Permission(ev.namespace, ev.api_group, ev.combined_resource, ev.verb, name))
+        else:
+            verb = ev.verb
+            seen.add(Permission("", "", "", verb, url=ev.request_uri.split("?", 1)[0]))
+    return sorted(seen, key=lambda p: (p.namespace, p.api_group, p.resource, p.verb, p.name, p.url))
+
+
+def _rules(perms: list[Permission]) -> list[dict[str, Any]]:
+    # (group, resource, verb) -> names (None once any request was unnamed)
+    named: dict[tuple[str, str, str], set[str] | None] = {}
+    urls: dict[str, set[str]] = defaultdict(set)
+    for p in perms:
+        if p.url:
+            urls[p.url].add(p.verb)
+            continue
+        key = (p.api_group, p.resource, p.verb)
+        if not p.name:
+            named[key] = None
+        elif key not in named:
+            named[key] = {p.name}
+        else:
+            cur = named[key]
+            if cur is not None:
+                cur.add(p.name)
+    # merge verbs with the same (group, resource, names)
+    by_res: dict[tuple[str, str, tuple[str, ...]], set[str]] = defaultdict(set)
+    for (g, r, v), names in named.items():
+        by_res[(g, r, tuple(sorted(names)) if names else ())].add(v)
+    # merge resources with the same (group, verbs, names)
+    by_verbs: dict[tuple[str, tuple[str, ...], tuple[str, ...]], set[str]] = defaultdict(set)
+    for (g, r, names), verbs in by_res.items():
+        by_verbs[(g, tuple(sorted(verbs)), names)].add(r)
+    rules: list[dict[str, Any]] = []
+    for (g, verbs, names), res in sorted(by_verbs.items()):
+        rule: dict[str, Any] = {"apiGroups": [g], "resources": sorted(res)}
+        if names:
+            rule["resourceNames"] = list(names)
+        rule["verbs"] = list(verbs)
+        rules.append(rule)
+    by_url_verbs: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for url, verbs in sorted(urls.items()):
+        by_url_verbs[tuple(sorted(verbs))].append(url)
+    for verbs, url_list in sorted(by_url_verbs.items()):
+        rules.append({"nonResourceURLs": url_list, "verbs": list(verbs)})
+    return rules
+
+
+def generate(perms: list[Permission], subject: Subject, name: str = "") -> list[dict[str, Any]]:
+    """Role/ClusterRole objects and their bindings (a list of manifests, in apply order)."""
+    base = name or f"audit2rbac:{subject.name}"
+    by_ns: dict[str, list[Permission]] = defaultdict(list)
+    for p in perms:
+        by_ns[p.namespace].append(p)
+    out: list[dict[str, Any]] = []
+    labels = {"app.kubernetes.io/managed-by": "stockade-audit-rbac"}
+    if by_ns.get(""):
+        out.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "metadata": {"name": base, "labels": labels},
+                "rules": _rules(by_ns[""]),
+            }
+        )
+        out.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": base, "labels": labels},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": base},
+                "subjects": [subject.to_rbac()],
+            }
+        )
+    for ns in sorted(k for k in by_ns if k):
+        out.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "Role",
+                "metadata": {"name": base, "namespace": ns, "labels": labels},
+                "rules": _rules(by_ns[ns]),
+            }
+        )
+        out.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": {"name": base, "namespace": ns, "labels": labels},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": base},
+                "subjects": [subject.to_rbac()],
+            }
+        )
+    return out
+
+
+def parse_subject(user: str | None, service_account: str | None) -> Subject:
+    """``--user U`` or ``--serviceaccount NS:NAME`` to a :class:`Subject` (ValueError when malformed)."""
+    if bool(user) == bool(service_account):
+        raise ValueError("give exactly one of --user or --serviceaccount")
+    if user:
+        return Subject("User", user)
+    assert service_account is not None
+    ns, sep, name = service_account.partition(":")
+    if not sep or not ns or not name or ":" in name:
+        raise ValueError(f"--serviceaccount {service_account!r} must be NAMESPACE:NAME")
+    return Subject("ServiceAccount", name, ns)
