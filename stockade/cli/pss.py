@@ -1,17 +1,281 @@
-"""``stockade pss``: placeholder until the pss area lands its commands."""
+"""``stockade pss``: Pod Security Standards verdicts, as the API server would give them.
+
+* ``stockade pss check PATH... [--level L] [--version V] [-o table|json]``: a verdict per pod or
+  pod template; exit 0 when everything is allowed, 1 when anything is denied, 2 on bad input.
+* ``stockade pss dry-run --namespace NS --level L [--version V] PATH...``: the warnings
+  ``kubectl label --dry-run=server`` prints when NS's enforce label becomes L:V, grouped by
+  forbidden reasons; exit 1 when any workload would be rejected.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stockade.engines.pss.admission import PodSecurityConfiguration
+    from stockade.engines.pss.api import LevelVersion
+    from stockade.loading import LoadResult, PodSpecRef
+
+LEVEL_CHOICES = ("privileged", "baseline", "restricted")
+DEFAULT_NAMESPACE = "default"
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("pss", help="pss analysis (not available yet)")
-    p.set_defaults(func=run)
+    """Add ``pss check`` and ``pss dry-run``."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        "pss",
+        help="Pod Security Standards verdicts, as the API server's admission would give them",
+        description="Evaluate pods and pod templates against the Pod Security Standards.",
+    )
+    p.set_defaults(func=_usage(p))
+    pss_sub = p.add_subparsers(dest="pss_command", metavar="SUBCOMMAND", parser_class=type(p))
+
+    c = pss_sub.add_parser(
+        "check",
+        help="verdict per pod or pod template",
+        description=(
+            "Evaluate every pod and pod template (workloads, ML custom resources) found in PATHs. "
+            "With --level, at that level; otherwise at the enforce level its namespace's "
+            "pod-security.kubernetes.io labels give (Namespaces found in the inputs, else the "
+            "cluster defaults). Exit 0 when all are allowed, 1 when any is denied, 2 on bad input."
+        ),
+    )
+    c.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or directories ('-' for stdin)")
+    c.add_argument("--level", choices=LEVEL_CHOICES, help="evaluate every object at this level")
+    c.add_argument(
+        "--version", dest="pss_version", metavar="vX.Y|latest", help="policy version (with --level)"
+    )
+    c.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    _common(c)
+    c.add_argument(
+        "--all-modes",
+        action="store_true",
+        help="also report the warn and audit levels of each namespace (they never change the exit code)",
+    )
+    c.add_argument(
+        "--as", dest="username", default="", metavar="USER", help="requesting user (for exemptions)"
+    )
+    c.set_defaults(func=run_check)
+
+    d = pss_sub.add_parser(
+        "dry-run",
+        help="what labelling a namespace's enforce level would report",
+        description=(
+            "Evaluate the pods and workload templates of a namespace at a new enforce level, and print "
+            "the warnings the API server returns for `kubectl label --dry-run=server`, grouped by "
+            "forbidden reasons. Objects without a namespace count as in NS. Exit 1 when anything "
+            "would be rejected."
+        ),
+    )
+    d.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or directories ('-' for stdin)")
+    d.add_argument("--namespace", "-n", required=True, help="the namespace to label")
+    d.add_argument("--level", required=True, choices=LEVEL_CHOICES, help="the new enforce level")
+    d.add_argument("--version", dest="pss_version", default="latest", metavar="vX.Y|latest")
+    d.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    _common(d)
+    d.set_defaults(func=run_dry_run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--admission-config",
+        metavar="FILE",
+        help="PodSecurityConfiguration (or AdmissionConfiguration) with the cluster defaults and exemptions",
+    )
+
+
+def _usage(p: argparse.ArgumentParser) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        p.print_help(sys.stderr)
+        return 2
+
+    return run
+
+
+def _level_version(level: str, version: str | None) -> LevelVersion:
+    from stockade.engines.pss.api import LATEST, LevelVersion, parse_level, parse_version
     from stockade.errors import UsageError
 
-    raise UsageError("'stockade pss' is not available yet")
+    try:
+        return LevelVersion(parse_level(level), parse_version(version) if version else LATEST)
+    except ValueError as e:
+        raise UsageError(f"--version: {e}") from None
+
+
+def _config(args: argparse.Namespace) -> PodSecurityConfiguration:
+    from stockade.engines.pss.admission import PodSecurityConfiguration
+
+    if args.admission_config:
+        return PodSecurityConfiguration.load(args.admission_config)
+    return PodSecurityConfiguration()
+
+
+def _load(args: argparse.Namespace) -> LoadResult:
+    from stockade.loading import load_paths
+
+    result = load_paths(args.paths)
+    for err in result.errors:
+        print(f"stockade: {err}", file=sys.stderr)
+    return result
+
+
+def _entry(ref: PodSpecRef, ns: str | None) -> dict[str, Any]:
+    loc = ref.obj.location
+    return {
+        "file": loc.file,
+        "line": ref.obj.line_of(ref.path) if ref.path else loc.line,
+        "kind": ref.obj.kind,
+        "namespace": ns,
+        "name": ref.obj.name,
+        "path": ref.path,
+        "role": ref.role,
+    }
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """``stockade pss check``."""
+    from stockade.engines.pss.admission import runtime_class
+    from stockade.engines.pss.api import LevelVersion
+    from stockade.engines.pss.evaluator import evaluate_at
+    from stockade.errors import UsageError
+    from stockade.loading import find_pod_specs
+
+    if args.pss_version and not args.level:
+        raise UsageError("--version needs --level (without it, namespace labels give the versions)")
+    fixed = _level_version(args.level, args.pss_version) if args.level else None
+    config = _config(args)
+    loaded = _load(args)
+    inv = loaded.inventory
+    labels = {name: obj.labels for name, obj in inv.namespaces().items()}
+    entries: list[dict[str, Any]] = []
+    for obj in inv:
+        for ref in find_pod_specs(obj):
+            ns_name = obj.namespace or DEFAULT_NAMESPACE
+            base = _entry(ref, obj.namespace)
+            is_pod = not ref.is_template
+            modes: list[tuple[str, LevelVersion]]
+            exempt = ""
+            if fixed is not None:
+                modes = [("level", fixed)]
+            else:
+                if ns_name in config.exempt_namespaces:
+                    exempt = "namespace"
+                elif args.username and args.username in config.exempt_usernames:
+                    exempt = "user"
+                elif (rc := runtime_class(ref.spec)) and rc in config.exempt_runtime_classes:
+                    exempt = "runtimeClass"
+                policy = config.namespace_policy(labels.get(ns_name)).policy
+                modes = [("enforce", policy.enforce)]
+                if args.all_modes:
+                    seen = [policy.enforce]
+                    for mode, lv in (("warn", policy.warn), ("audit", policy.audit)):
+                        if not lv.is_privileged and not any(lv.equivalent(s) for s in seen):
+                            modes.append((mode, lv))
+                            seen.append(lv)
+            for mode, lv in modes:
+                if exempt:
+                    result_allowed, violations = True, []
+                else:
+                    r = evaluate_at(ref.metadata, ref.spec, lv, is_pod=is_pod)
+                    result_allowed = r.allowed
+                    violations = [
+                        {"check": v.check_id, "reason": v.reason, "detail": v.detail} for v in r.violations
+                    ]
+                entries.append(
+                    {
+                        **base,
+                        "level": lv.level.value,
+                        "version": str(lv.version),
+                        "mode": mode,
+                        "exempt": exempt or None,
+                        "allowed": result_allowed,
+                        "violations": violations,
+                    }
+                )
+    denied = any(not e["allowed"] and e["mode"] in ("level", "enforce") for e in entries)
+    if args.output == "json":
+        json.dump(entries, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        _print_check_table(entries, loaded.files)
+    if loaded.errors:
+        return 2
+    return 1 if denied else 0
+
+
+def _print_check_table(entries: list[dict[str, Any]], files: int) -> None:
+    out = sys.stdout
+    if not entries:
+        out.write("no pods or pod templates found\n")
+        return
+    for e in entries:
+        where = f"{e['file']}:{e['line']}" if e.get("line") else e["file"]
+        ns = f"{e['namespace']}/" if e["namespace"] else ""
+        role = f" ({e['role']})" if e["role"] else ""
+        policy = f"{e['level']}:{e['version']}"
+        mode = "" if e["mode"] in ("level", "enforce") else f" [{e['mode']}]"
+        if e["exempt"]:
+            verdict = f"EXEMPT ({e['exempt']})"
+        else:
+            verdict = "allowed" if e["allowed"] else "DENIED"
+        out.write(f"{verdict:8s} {policy:18s} {e['kind']}/{ns}{e['name']}{role}{mode}  {where}\n")
+        for v in e["violations"]:
+            detail = f" ({v['detail']})" if v["detail"] else ""
+            out.write(f"         - {v['check']}: {v['reason']}{detail}\n")
+    n_denied = sum(1 for e in entries if not e["allowed"] and e["mode"] in ("level", "enforce"))
+    out.write(f"{len(entries)} verdicts, {n_denied} denied\n")
+
+
+def run_dry_run(args: argparse.Namespace) -> int:
+    """``stockade pss dry-run``."""
+    from stockade.engines.pss.admission import ExistingPod, namespace_dry_run
+    from stockade.loading import find_pod_specs
+
+    lv = _level_version(args.level, args.pss_version)
+    config = _config(args)
+    loaded = _load(args)
+    pods: list[ExistingPod] = []
+    for obj in loaded.inventory:
+        if obj.namespace not in (None, args.namespace):
+            continue
+        for ref in find_pod_specs(obj):
+            if ref.is_template:
+                role = f" ({ref.role})" if ref.role else ""
+                name = f"{obj.kind}/{obj.name}{role}"
+                meta = dict(ref.metadata)
+                # each workload stands for the pods it creates: one "owner" per template
+                meta["ownerReferences"] = [
+                    {"controller": True, "kind": obj.kind, "name": obj.name, "uid": f"{ref.path}"}
+                ]
+            else:
+                name, meta = obj.name, dict(ref.metadata)
+            pods.append(ExistingPod(name, meta, ref.spec))
+    dry = namespace_dry_run(args.namespace, lv, pods, config=config)
+    warnings = dry.warnings()
+    if args.output == "json":
+        doc = {
+            "namespace": dry.namespace,
+            "level": lv.level.value,
+            "version": str(lv.version),
+            "evaluated": dry.evaluated,
+            "exempt": dry.exempt,
+            "groups": [
+                {"reasons": list(g.reasons), "count": g.count, "first": g.first_pod, "pods": list(g.pods)}
+                for g in dry.groups
+            ],
+            "warnings": warnings,
+        }
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for w in warnings:
+            sys.stdout.write(f"Warning: {w}\n")
+        sys.stdout.write(
+            f"namespace/{args.namespace} labeled (dry run: {dry.evaluated} pods and templates evaluated)\n"
+        )
+    if loaded.errors:
+        return 2
+    return 1 if dry.groups else 0
