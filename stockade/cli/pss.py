@@ -138,7 +138,6 @@ def _entry(ref: PodSpecRef, ns: str | None) -> dict[str, Any]:
 def run_check(args: argparse.Namespace) -> int:
     """``stockade pss check``."""
     from stockade.engines.pss.admission import runtime_class
-    from stockade.engines.pss.api import LevelVersion
     from stockade.engines.pss.evaluator import evaluate_at
     from stockade.errors import UsageError
     from stockade.loading import find_pod_specs
@@ -217,10 +216,9 @@ def _print_check_table(entries: list[dict[str, Any]], files: int) -> None:
         role = f" ({e['role']})" if e["role"] else ""
         policy = f"{e['level']}:{e['version']}"
         mode = "" if e["mode"] in ("level", "enforce") else f" [{e['mode']}]"
+        verdict = "allowed" if e["allowed"] else "DENIED"
         if e["exempt"]:
             verdict = f"EXEMPT ({e['exempt']})"
-        else:
-            verdict = "allowed" if e["allowed"] else "DENIED"
         out.write(f"{verdict:8s} {policy:18s} {e['kind']}/{ns}{e['name']}{role}{mode}  {where}\n")
         for v in e["violations"]:
             detail = f" ({v['detail']})" if v["detail"] else ""
