@@ -1,0 +1,201 @@
+"""Build authorization requests the way ``kubectl auth can-i`` does, and read request lists.
+
+Namespace rules: an explicit namespace is used as given (kubectl only warns for a cluster-scoped
+resource); "all namespaces" is ``""``; otherwise namespaced resources use ``default`` and
+cluster-scoped ones (built-in, or input CRDs with ``scope: Cluster``) use ``""``. A target that
+starts with ``/`` is a non-resource URL.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from stockade.engines.rbac.model import Attributes
+from stockade.engines.rbac.resources import ResourceCatalog
+from stockade.errors import EngineError
+
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltRequest:
+    """A request and the warnings kubectl would print while building it."""
+
+    attributes: Attributes
+    warnings: tuple[str, ...] = ()
+
+
+def build_request(
+    catalog: ResourceCatalog,
+    verb: str,
+    target: str,
+    name: str = "",
+    *,
+    namespace: str | None = None,
+    all_namespaces: bool = False,
+    api_group: str | None = None,
+    subresource: str = "",
+) -> BuiltRequest:
+    """``VERB RESOURCE[.GROUP][/SUBRESOURCE] [NAME]`` or ``VERB /non/resource/url``."""
+    if target.startswith("/"):
+        if name or subresource or api_group:
+            raise EngineError(f"{target}: a non-resource URL takes no name, subresource or API group")
+        return BuiltRequest(Attributes(verb=verb, non_resource_url=target))
+    resource_arg, _, sub = target.partition("/")
+    if sub and subresource and sub != subresource:
+        raise EngineError(f"{target}: subresource given twice ({sub!r} and --subresource {subresource!r})")
+    res = catalog.resolve(resource_arg, api_group)
+    warnings: list[str] = []
+    if not res.known:
+        where = f" in group '{res.group}'" if res.group else ""
+        warnings.append(f"the inputs and built-in types have no resource type '{res.resource}'{where}")
+    if all_namespaces:
+        ns = ""
+    elif namespace is not None:
+        ns = namespace
+        if not res.namespaced and ns:
+            where = f" in group '{res.group}'" if res.group else ""
+            warnings.append(f"resource '{res.resource}' is not namespace scoped{where}")
+    else:
+        ns = DEFAULT_NAMESPACE if res.namespaced else ""
+    attrs = Attributes(
+        verb=verb,
+        namespace=ns,
+        api_group=res.group,
+        resource=res.resource,
+        subresource=sub or subresource,
+        name=name,
+    )
+    return BuiltRequest(attrs, tuple(warnings))
+
+
+def parse_needs(data: Any, catalog: ResourceCatalog, source: str = "<needs>") -> list[Attributes]:
+    """A declared list of needed requests.
+
+    Each entry is either a string ``"VERB TARGET [NAME] [-n NS | -A] [--subresource S]"`` or a
+    mapping with ``verb`` and either ``nonResourceURL`` or ``resource`` (``pods``, ``pods/log``,
+    ``deployments.apps``) plus optional ``apiGroup``, ``subresource``, ``name``, ``namespace``.
+    """
+    if isinstance(data, Mapping) and "requests" in data:
+        data = data["requests"]
+    if not isinstance(data, list):
+        raise EngineError(f"{source}: expected a list of requests")
+    out: list[Attributes] = []
+    for i, entry in enumerate(data):
+        where = f"{source}: entry {i}"
+        if isinstance(entry, str):
+            out.append(_parse_line(entry, catalog, where))
+        elif isinstance(entry, Mapping):
+            verb = entry.get("verb")
+            if not isinstance(verb, str) or not verb:
+                raise EngineError(f"{where}: 'verb' is required")
+            if entry.get("nonResourceURL"):
+                out.append(Attributes(verb=verb, non_resource_url=str(entry["nonResourceURL"])))
+                continue
+            resource = entry.get("resource")
+            if not isinstance(resource, str) or not resource:
+                raise EngineError(f"{where}: 'resource' or 'nonResourceURL' is required")
+            ns = entry.get("namespace")
+            built = build_request(
+                catalog,
+                verb,
+                resource,
+                str(entry.get("name") or ""),
+                namespace=None if ns is None else str(ns),
+                api_group=None if entry.get("apiGroup") is None else str(entry["apiGroup"]),
+                subresource=str(entry.get("subresource") or ""),
+            )
+            out.append(built.attributes)
+        else:
+            raise EngineError(f"{where}: expected a string or a mapping")
+    return out
+
+
+def _parse_line(line: str, catalog: ResourceCatalog, where: str) -> Attributes:
+    try:
+        words = shlex.split(line)
+    except ValueError as e:
+        raise EngineError(f"{where}: {e}") from None
+    pos: list[str] = []
+    ns: str | None = None
+    all_ns = False
+    sub = ""
+    group: str | None = None
+    it = iter(words)
+    for w in it:
+        if w in ("-n", "--namespace"):
+            ns = next(it, "")
+        elif w.startswith("--namespace="):
+            ns = w.split("=", 1)[1]
+        elif w in ("-A", "--all-namespaces"):
+            all_ns = True
+        elif w == "--subresource":
+            sub = next(it, "")
+        elif w == "--api-group":
+            group = next(it, "")
+        else:
+            pos.append(w)
+    if len(pos) not in (2, 3):
+        raise EngineError(f"{where}: expected 'VERB RESOURCE [NAME]', got {line!r}")
+    return build_request(
+        catalog,
+        pos[0],
+        pos[1],
+        pos[2] if len(pos) == 3 else "",
+        namespace=ns,
+        all_namespaces=all_ns,
+        api_group=group,
+        subresource=sub,
+    ).attributes
+
+
+def requests_from_audit(
+    lines: Iterable[str], user: str | None = None, source: str = "<audit>"
+) -> list[Attributes]:
+    """Requests recorded in an audit log (JSON lines of ``audit.k8s.io`` Events).
+
+    Only ``ResponseComplete`` events (or events without a stage) count, optionally only those of
+    one user name. Non-resource requests are taken from ``requestURI`` without its query.
+    """
+    out: list[Attributes] = []
+    seen: set[Attributes] = set()
+    for n, line in enumerate(lines, 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            ev = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise EngineError(f"{source}:{n}: invalid JSON: {e.msg}") from None
+        if not isinstance(ev, Mapping):
+            continue
+        if ev.get("stage") not in (None, "ResponseComplete"):
+            continue
+        who = ev.get("user") if isinstance(ev.get("user"), Mapping) else {}
+        assert isinstance(who, Mapping)
+        if user is not None and who.get("username") != user:
+            continue
+        verb = str(ev.get("verb") or "")
+        ref = ev.get("objectRef")
+        if isinstance(ref, Mapping) and ref.get("resource"):
+            a = Attributes(
+                verb=verb,
+                namespace=str(ref.get("namespace") or ""),
+                api_group=str(ref.get("apiGroup") or ""),
+                resource=str(ref["resource"]),
+                subresource=str(ref.get("subresource") or ""),
+                name=str(ref.get("name") or ""),
+            )
+        else:
+            uri = str(ev.get("requestURI") or "")
+            if not uri:
+                continue
+            a = Attributes(verb=verb, non_resource_url=uri.split("?", 1)[0])
+        if verb and a not in seen:
+            seen.add(a)
+            out.append(a)
+    return out
