@@ -1,0 +1,583 @@
+"""Compile a macro-free condition tree into one Python function, once.
+
+The function takes ``g``, the event's field getter (``g("proc.name")`` -> value or ``None`` when
+the field is missing), and returns a bool. Checks are generated as Python source so a rule costs
+a few bytecodes per check; rarer operators call small helpers. Semantics (docs §7): a missing
+field makes every check false (``not`` applies afterwards); list fields support ``in`` (subset),
+``intersects`` and ``exists``; ancestor fields without an index are true if any ancestor passes.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+from stockade.engines.falco.ast import (
+    And,
+    Check,
+    FieldRef,
+    ListValue,
+    Literal,
+    MacroRef,
+    Node,
+    Not,
+    Or,
+    Transform,
+)
+from stockade.engines.falco.fields import FieldInfo, Schema, UnknownField
+
+Getter = Callable[[str], Any]
+Predicate = Callable[[Getter], bool]
+
+_OPS_BY_TYPE: dict[str, frozenset[str]] = {
+    "str": frozenset(
+        "== = != < <= > >= in intersects pmatch glob iglob contains icontains startswith endswith regex exists".split()
+    ),
+    "anc": frozenset(
+        "== = != < <= > >= in intersects pmatch glob iglob contains icontains startswith endswith regex exists".split()
+    ),
+    "num": frozenset("== = != < <= > >= in intersects exists".split()),
+    "bool": frozenset("== = != in intersects exists".split()),
+    "ip": frozenset("== = != in intersects exists".split()),
+    "net": frozenset("== = != in intersects exists".split()),
+    "buf": frozenset("== = != contains in exists startswith endswith intersects bcontains bstartswith".split()),
+    "list": frozenset("in intersects exists".split()),
+}
+_TYPE_NAMES = {
+    "str": "string",
+    "anc": "string",
+    "num": "numeric",
+    "bool": "bool",
+    "ip": "ipaddr",
+    "net": "ipnet",
+    "buf": "bytebuf",
+    "list": "list",
+}
+
+
+class CompileError(Exception):
+    """A condition does not compile (unknown field, bad operator or value)."""
+
+
+# -- value helpers ---------------------------------------------------------------------------
+
+
+def glob_to_regex(pat: str, sep: bool = False, icase: bool = False) -> re.Pattern[str]:
+    """POSIX fnmatch without flags (``*`` crosses ``/`` unless ``sep``), backslash escapes."""
+    out: list[str] = []
+    i, n = 0, len(pat)
+    star = "[^/]*" if sep else ".*"
+    one = "[^/]" if sep else "."
+    while i < n:
+        c = pat[i]
+        if c == "*":
+            out.append(star)
+        elif c == "?":
+            out.append(one)
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pat[i]))
+        elif c == "[":
+            j = i + 1
+            if j < n and pat[j] in "!^":
+                j += 1
+            if j < n and pat[j] == "]":
+                j += 1
+            while j < n and pat[j] != "]":
+                j += 1
+            if j >= n:
+                out.append("\\[")
+            else:
+                body = pat[i + 1 : j]
+                neg = body[:1] in ("!", "^")
+                if neg:
+                    body = body[1:]
+                body = body.replace("\\", "\\\\")
+                out.append(f"[{'^' if neg else ''}{body}]")
+                i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    flags = re.S | (re.I if icase else 0)
+    return re.compile("".join(out) + r"\Z", flags)
+
+
+class PathPrefixes:
+    """``pmatch``: some path is a component-wise prefix of the value (globs per component)."""
+
+    def __init__(self, paths: list[str]) -> None:
+        self.exact: list[tuple[str, ...]] = []
+        self.globbed: list[tuple[re.Pattern[str] | str, ...]] = []
+        for p in paths:
+            comps = tuple(c for c in p.split("/") if c)
+            if any(ch in c for c in comps for ch in "*?["):
+                self.globbed.append(tuple(glob_to_regex(c, sep=True) if any(ch in c for ch in "*?[") else c for c in comps))
+            else:
+                self.exact.append(comps)
+        self.exact_set = frozenset(self.exact)
+
+    def match(self, value: str) -> bool:
+        comps = tuple(c for c in value.split("/") if c)
+        for k in range(len(comps) + 1):
+            if comps[:k] in self.exact_set:
+                return True
+        for g in self.globbed:
+            if len(g) > len(comps):
+                continue
+            if all((c == v) if isinstance(c, str) else (c.match(v) is not None) for c, v in zip(g, comps, strict=False)):
+                return True
+        return False
+
+
+def _as_str(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+def _num(text: str) -> int | None:
+    t = text.strip()
+    try:
+        if t.lower().startswith(("0x", "-0x", "+0x")):
+            return int(t, 16)
+        return int(t)
+    except ValueError:
+        return None
+
+
+def _netset(items: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    nets = []
+    for it in items:
+        try:
+            nets.append(ipaddress.ip_network(it, strict=False))
+        except ValueError as e:
+            raise CompileError(f"'{it}' is not a valid IP address or network") from e
+    return nets
+
+
+def _in_nets(v: Any, nets: list[Any]) -> bool:
+    try:
+        addr = ipaddress.ip_address(_as_str(v))
+    except ValueError:
+        return False
+    return any(addr.version == n.version and addr in n for n in nets)
+
+
+def _tf(name: str, v: Any) -> Any:
+    """Apply a one-argument transformer; ``None`` stays ``None``."""
+    if v is None:
+        return None
+    if name == "len":
+        if isinstance(v, (list, tuple)):
+            return len(v)
+        if isinstance(v, bytes):
+            return len(v)
+        return len(_as_str(v))
+    if isinstance(v, (list, tuple)):
+        return tuple(_tf(name, x) for x in v)
+    s = _as_str(v)
+    if name == "tolower":
+        return s.lower()
+    if name == "toupper":
+        return s.upper()
+    if name == "basename":
+        return "" if s.endswith("/") else s.rsplit("/", 1)[-1]
+    if name == "b64":
+        try:
+            return base64.b64decode(s, validate=False).decode("utf-8", "replace")
+        except (ValueError, TypeError):
+            return None
+    return s
+
+
+def _dyn_eq(v: Any, text: str) -> bool:
+    if isinstance(v, bool):
+        return v == (text.lower() == "true")
+    if isinstance(v, (int, float)):
+        n = _num(text)
+        return n is not None and v == n
+    return _as_str(v) == text
+
+
+def _dyn_cmp(op: str, v: Any, text: str) -> bool:
+    """Compare a value whose type is only known at run time (sources without a field table)."""
+    if isinstance(v, (list, tuple)):
+        return False
+    if op in ("=", "=="):
+        return _dyn_eq(v, text)
+    if op == "!=":
+        return not _dyn_eq(v, text)
+    if op in ("<", "<=", ">", ">="):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            n = _num(text)
+            if n is None:
+                try:
+                    n = float(text)  # type: ignore[assignment]
+                except ValueError:
+                    return False
+            a, b = v, n
+        else:
+            a, b = _as_str(v), text  # type: ignore[assignment]
+        if op == "<":
+            return bool(a < b)
+        if op == "<=":
+            return bool(a <= b)
+        if op == ">":
+            return bool(a > b)
+        return bool(a >= b)
+    s = _as_str(v)
+    return _str_op(op, s, text)
+
+
+def _str_op(op: str, s: str, text: str) -> bool:
+    if op == "contains":
+        return text in s
+    if op == "icontains":
+        return text.lower() in s.lower()
+    if op == "startswith":
+        return s.startswith(text)
+    if op == "endswith":
+        return s.endswith(text)
+    if op == "glob":
+        return glob_to_regex(text).match(s) is not None
+    if op == "iglob":
+        return glob_to_regex(text, icase=True).match(s) is not None
+    if op == "regex":
+        try:
+            return re.fullmatch(text, s) is not None
+        except re.error:
+            return False
+    if op == "pmatch":
+        return PathPrefixes([text]).match(s)
+    if op in ("=", "=="):
+        return s == text
+    if op == "!=":
+        return s != text
+    if op == "<":
+        return s < text
+    if op == "<=":
+        return s <= text
+    if op == ">":
+        return s > text
+    if op == ">=":
+        return s >= text
+    if op == "bcontains":
+        return text in s
+    if op == "bstartswith":
+        return s.startswith(text)
+    return False
+
+
+def _dyn_list(op: str, v: Any, items: tuple[str, ...]) -> bool:
+    if op == "pmatch":
+        vals = v if isinstance(v, (list, tuple)) else (v,)
+        pp = PathPrefixes(list(items))
+        return any(pp.match(_as_str(x)) for x in vals)
+    if isinstance(v, (list, tuple)):
+        if not v:
+            return False
+        hits = [any(_dyn_eq(x, it) for it in items) for x in v]
+        return all(hits) if op == "in" else any(hits)
+    return any(_dyn_eq(v, it) for it in items)
+
+
+def _val_cmp(op: str, v: Any, w: Any) -> bool:
+    """``lhs op val(other)`` and transformer right-hand sides: compare two run-time values."""
+    if w is None:
+        return False
+    if isinstance(w, (list, tuple)):
+        return _dyn_list(op if op in ("in", "intersects", "pmatch") else "intersects", v, tuple(_as_str(x) for x in w))
+    if op in ("in", "intersects"):
+        op = "="
+    if isinstance(v, (list, tuple)):
+        return False
+    if isinstance(v, (int, float)) and isinstance(w, (int, float)):
+        return _dyn_cmp(op, v, str(w))
+    return _str_op(op, _as_str(v), _as_str(w))
+
+
+def _modifier(mod: str, op: str, v: Any, items: tuple[str, ...]) -> bool:
+    if not items or isinstance(v, (list, tuple)):
+        return False
+    hits = sum(1 for it in items if _dyn_cmp(op, v, it))
+    if mod == "oneof":
+        return hits == 1
+    if mod == "anyof":
+        return hits >= 1
+    return hits == len(items)
+
+
+# -- the compiler ----------------------------------------------------------------------------
+
+
+class Compiler:
+    """Turns condition trees into predicates for one schema (one event source)."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.ns: dict[str, Any] = {
+            "_dyn_cmp": _dyn_cmp,
+            "_dyn_list": _dyn_list,
+            "_val_cmp": _val_cmp,
+            "_modifier": _modifier,
+            "_tf": _tf,
+            "_in_nets": _in_nets,
+            "_as_str": _as_str,
+        }
+        self.consts: dict[Any, str] = {}
+        self.warnings: list[str] = []
+
+    def const(self, value: Any) -> str:
+        try:
+            key: Any = (type(value).__name__, value)
+            hash(key)
+        except TypeError:
+            key = ("id", id(value))
+        name = self.consts.get(key)
+        if name is None:
+            name = f"_c{len(self.consts)}"
+            self.consts[key] = name
+            self.ns[name] = value
+        return name
+
+    def compile(self, node: Node) -> Predicate:
+        """A predicate for ``node``; raise :class:`CompileError`."""
+        src = self.expr(node)
+        code = f"lambda g: bool({src})"
+        try:
+            fn: Predicate = eval(code, self.ns)  # noqa: S307 - source generated from the parsed tree only
+        except (SyntaxError, RecursionError) as e:
+            raise CompileError(f"condition too complex to compile: {e}") from e
+        return fn
+
+    def expr(self, node: Node) -> str:
+        if isinstance(node, And):
+            return "(" + " and ".join(self.expr(c) for c in node.children) + ")"
+        if isinstance(node, Or):
+            return "(" + " or ".join(self.expr(c) for c in node.children) + ")"
+        if isinstance(node, Not):
+            return f"(not {self.expr(node.child)})"
+        if isinstance(node, MacroRef):
+            raise CompileError(f"unexpected identifier '{node.name}'")
+        return self.check(node)
+
+    # -- operands --------------------------------------------------------------------------
+    def field_info(self, f: FieldRef) -> FieldInfo:
+        try:
+            return self.schema.lookup(f.name, f.arg)
+        except UnknownField as e:
+            raise CompileError(str(e)) from e
+
+    def operand(self, op: FieldRef | Transform) -> tuple[str, str]:
+        """Python source that yields the operand's value (or None), and its type."""
+        if isinstance(op, FieldRef):
+            info = self.field_info(op)
+            return f"g({op.key!r})", info.type
+        name = op.name
+        if name in ("tolower", "toupper", "b64", "basename", "len"):
+            if len(op.args) != 1 or not isinstance(op.args[0], (FieldRef, Transform)):
+                raise CompileError(f"transformer '{name}' takes exactly one field argument")
+            inner, typ = self.operand(op.args[0])
+            if name == "len":
+                return f"_tf('len', {inner})", "num"
+            if typ in ("num", "bool", "ip", "net"):
+                raise CompileError(f"transformer '{name}' is not supported on {_TYPE_NAMES[typ]} fields")
+            return f"_tf({name!r}, {inner})", "list" if typ == "list" else "str"
+        if name in ("concat", "join"):
+            parts = []
+            args = list(op.args)
+            sep_src = "''"
+            if name == "join":
+                if not args or not isinstance(args[0], Literal):
+                    raise CompileError("transformer 'join' needs a separator string first")
+                sep_src = self.const(args[0].text)
+                args = args[1:]
+            for a in args:
+                if isinstance(a, (FieldRef, Transform)):
+                    parts.append(self.operand(a)[0])
+                elif isinstance(a, Literal):
+                    parts.append(self.const(a.text))
+                elif isinstance(a, ListValue):
+                    parts.append(self.const(tuple(i.text for i in a.items)))
+            fn = self.const(_concat)
+            return f"{fn}({sep_src}, ({', '.join(parts)},))", "str"
+        raise CompileError(f"unknown transformer '{name}'")
+
+    # -- checks ----------------------------------------------------------------------------
+    def check(self, c: Check) -> str:
+        lhs_src, typ = self.operand(c.lhs)
+        op = c.op
+        if typ != "any" and op not in _OPS_BY_TYPE[typ] and not (c.modifier and typ in ("str", "anc")):
+            raise CompileError(f"'{op}' operator not supported for {_TYPE_NAMES[typ]} filters")
+        if op == "exists":
+            return f"({lhs_src} is not None)"
+        rhs = c.rhs
+        if c.modifier is not None:
+            assert isinstance(rhs, ListValue)
+            items = self.const(tuple(i.text for i in rhs.items))
+            return f"((_v := {lhs_src}) is not None and _modifier({c.modifier!r}, {op!r}, _v, {items}))"
+        if isinstance(rhs, Transform):
+            if rhs.name == "val":
+                f = rhs.args[0]
+                assert isinstance(f, FieldRef)
+                self.field_info(f)
+                rsrc = f"g({f.key!r})"
+            else:
+                rsrc = self.operand(rhs)[0]
+            return f"((_v := {lhs_src}) is not None and _val_cmp({op!r}, _v, {rsrc}))"
+        if isinstance(rhs, FieldRef):  # defensive: the parser never produces it
+            raise CompileError("unexpected field on the right-hand side")
+        if isinstance(rhs, ListValue):
+            items_t = tuple(i.text for i in rhs.items)
+            for it in rhs.items:
+                self.warn_value(it, typ)
+            return self.list_check(lhs_src, typ, op, items_t)
+        assert isinstance(rhs, Literal)
+        self.warn_value(rhs, typ)
+        if op == "==":
+            op = "="
+        return self.scalar_check(lhs_src, typ, op, rhs.text)
+
+    def warn_value(self, lit: Literal, typ: str) -> None:
+        if lit.quoted:
+            return
+        if re.fullmatch(r"[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z][a-zA-Z0-9_]*)+(\[[^\]]*\])?", lit.text):
+            name = lit.text.split("[", 1)[0]
+            if self.schema.knows(name):
+                self.warnings.append(
+                    f"string '{lit.text}' may be a valid field wrongly interpreted as a string value"
+                )
+
+    def list_check(self, lhs: str, typ: str, op: str, items: tuple[str, ...]) -> str:
+        if op == "pmatch":
+            pp = self.const(PathPrefixes(list(items)))
+            if typ == "anc":
+                return f"((_v := {lhs}) is not None and any({pp}.match(_x) for _x in _v))"
+            if typ == "any":
+                return f"((_v := {lhs}) is not None and _dyn_list('pmatch', _v, {self.const(items)}))"
+            return f"((_v := {lhs}) is not None and {pp}.match(_v))"
+        if typ == "list":
+            s = self.const(frozenset(items))
+            if op == "in":
+                return f"((_v := {lhs}) is not None and {s}.issuperset(_v))"
+            return f"((_v := {lhs}) is not None and not {s}.isdisjoint(_v))"
+        if typ in ("str", "buf"):
+            return f"({lhs} in {self.const(frozenset(items))})"
+        if typ == "anc":
+            s = self.const(frozenset(items))
+            return f"((_v := {lhs}) is not None and not {s}.isdisjoint(_v))"
+        if typ == "num":
+            nums = []
+            for it in items:
+                n = _num(it)
+                if n is None:
+                    raise CompileError(f"'{it}' is not a valid number")
+                nums.append(n)
+            return f"({lhs} in {self.const(frozenset(nums))})"
+        if typ == "bool":
+            vals = frozenset(self.parse_bool(it) for it in items)
+            return f"({lhs} in {self.const(vals)})"
+        if typ in ("ip", "net"):
+            nets = self.const(_netset(list(items)))
+            return f"((_v := {lhs}) is not None and _in_nets(_v, {nets}))"
+        return f"((_v := {lhs}) is not None and _dyn_list({op!r}, _v, {self.const(items)}))"
+
+    def parse_bool(self, text: str) -> bool:
+        t = text.lower()
+        if t == "true":
+            return True
+        if t == "false":
+            return False
+        raise CompileError(f"'{text}' is not a valid bool value (true or false)")
+
+    def scalar_check(self, lhs: str, typ: str, op: str, text: str) -> str:
+        if typ == "any":
+            return f"((_v := {lhs}) is not None and _dyn_cmp({op!r}, _v, {self.const(text)}))"
+        if typ == "anc":
+            pred = self.scalar_check("_x", "str", op, text)
+            return f"((_v := {lhs}) is not None and any({pred} for _x in _v))"
+        if typ == "num":
+            n = _num(text)
+            if n is None:
+                raise CompileError(f"'{text}' is not a valid number")
+            return self.ordered(lhs, op, self.const(n))
+        if typ == "bool":
+            b = self.parse_bool(text)
+            pyop = "==" if op == "=" else "!="
+            return f"((_v := {lhs}) is not None and _v {pyop} {b})"
+        if typ in ("ip", "net"):
+            nets = self.const(_netset([text]))
+            if op == "=":
+                return f"((_v := {lhs}) is not None and _in_nets(_v, {nets}))"
+            return f"((_v := {lhs}) is not None and not _in_nets(_v, {nets}))"
+        if typ == "buf" and op in ("bcontains", "bstartswith"):
+            try:
+                raw = bytes.fromhex(text)
+            except ValueError as e:
+                raise CompileError(f"'{text}' is not a valid hex string") from e
+            fn = self.const(_bytes_op)
+            return f"((_v := {lhs}) is not None and {fn}({op!r}, _v, {self.const(raw)}))"
+        c = self.const(text)
+        if op == "=":
+            return f"({lhs} == {c})"
+        if op in ("!=", "<", "<=", ">", ">="):
+            return self.ordered(lhs, op, c)
+        if op == "contains":
+            return f"((_v := {lhs}) is not None and {c} in _v)"
+        if op == "icontains":
+            return f"((_v := {lhs}) is not None and {self.const(text.lower())} in _v.lower())"
+        if op == "startswith":
+            return f"((_v := {lhs}) is not None and _v.startswith({c}))"
+        if op == "endswith":
+            return f"((_v := {lhs}) is not None and _v.endswith({c}))"
+        if op in ("glob", "iglob"):
+            rx = self.const(glob_to_regex(text, icase=op == "iglob"))
+            return f"((_v := {lhs}) is not None and {rx}.match(_v) is not None)"
+        if op == "regex":
+            try:
+                rx_c = re.compile(text, re.S)
+            except re.error as e:
+                raise CompileError(f"invalid regex pattern: '{text}': {e}") from e
+            if re.fullmatch(r"[A-Za-z0-9_/ .-]*", text):
+                self.warnings.append(f"regex '{text}' could be written with a plain string operator")
+            return f"((_v := {lhs}) is not None and {self.const(rx_c)}.fullmatch(_v) is not None)"
+        if op == "pmatch":
+            return self.list_check(lhs, typ, op, (text,))
+        if op in ("in", "intersects"):
+            return self.list_check(lhs, typ, op, (text,))
+        raise CompileError(f"'{op}' operator not supported for {_TYPE_NAMES.get(typ, typ)} filters")
+
+    def ordered(self, lhs: str, op: str, c: str) -> str:
+        pyop = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[op]
+        if op == "=":
+            return f"({lhs} == {c})"
+        return f"((_v := {lhs}) is not None and _v {pyop} {c})"
+
+
+def _concat(sep: str, parts: tuple[Any, ...]) -> str | None:
+    out: list[str] = []
+    for p in parts:
+        if p is None:
+            return None
+        if isinstance(p, (list, tuple)):
+            out.extend(_as_str(x) for x in p)
+        else:
+            out.append(_as_str(p))
+    return sep.join(out)
+
+
+def _bytes_op(op: str, v: Any, raw: bytes) -> bool:
+    b = v if isinstance(v, bytes) else _as_str(v).encode("utf-8", "surrogateescape")
+    return raw in b if op == "bcontains" else b.startswith(raw)
+
+
+# Keep ``os`` referenced for platforms where path helpers may be extended.
+_ = os

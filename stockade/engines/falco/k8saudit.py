@@ -1,0 +1,487 @@
+"""The ``k8s_audit`` source: field extraction from ``audit.k8s.io/v1`` (and v1beta1) Events.
+
+Extraction follows the k8saudit plugin (docs §10): an event without ``auditID`` has no ``ka.*``
+fields; JSON strings come out unquoted, other JSON values as compact JSON text; a missing path,
+or a list field with no values, is a missing field. ``jevt.value[ptr]`` follows RFC 6901.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+_MISSING = object()
+
+
+def jtext(v: Any) -> str:
+    """A JSON value as the plugins print it: strings unquoted, the rest as compact JSON."""
+    if isinstance(v, str):
+        return v
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if v is None:
+        return "null"
+    if isinstance(v, int):
+        return str(v)
+    return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+
+
+def _path(obj: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(k)
+        if obj is None:
+            return None
+    return obj
+
+
+def _str_at(obj: Any, *keys: str) -> str | None:
+    v = _path(obj, *keys)
+    return None if v is None else jtext(v)
+
+
+def _list_at(obj: Any, *keys: str) -> tuple[str, ...] | None:
+    v = _path(obj, *keys)
+    if not isinstance(v, list) or not v:
+        return None
+    return tuple(jtext(x) for x in v)
+
+
+def _index(arg: str | None) -> int | None:
+    if arg is None:
+        return None
+    try:
+        return int(arg)
+    except ValueError:
+        return -1
+
+
+def _containers(ev: dict[str, Any], lst: str, arg: str | None) -> list[Any] | None:
+    spec = _path(ev, "requestObject", "spec")
+    if not isinstance(spec, dict):
+        return None
+    items = spec.get(lst)
+    if not isinstance(items, list):
+        return None
+    idx = _index(arg)
+    if idx is None:
+        return items
+    if idx < 0 or idx >= len(items):
+        return None
+    return [items[idx]]
+
+
+def _repo(image: str) -> str:
+    return image.split(":", 1)[0].split("@", 1)[0]
+
+
+def _container_attr(ev: dict[str, Any], lst: str, attr: str, arg: str | None) -> tuple[str, ...] | None:
+    items = _containers(ev, lst, arg)
+    if items is None:
+        return None
+    out: list[str] = []
+    spec = _path(ev, "requestObject", "spec") or {}
+    pod_sc = spec.get("securityContext") if isinstance(spec, dict) else None
+    for c in items:
+        if not isinstance(c, dict):
+            continue
+        sc = c.get("securityContext")
+        sc = sc if isinstance(sc, dict) else {}
+        if attr == "image":
+            v = c.get("image")
+            if v is not None:
+                out.append(jtext(v))
+        elif attr == "image.repository":
+            v = c.get("image")
+            if v is not None:
+                out.append(_repo(jtext(v)))
+        elif attr in ("name", "command", "args"):
+            v = c.get(attr)
+            if isinstance(v, list):
+                out.extend(jtext(x) for x in v)
+            elif v is not None:
+                out.append(jtext(v))
+        elif attr in _SC_KEYS:
+            v = sc.get(_SC_KEYS[attr])
+            if v is not None:
+                out.append(jtext(v))
+        elif attr in ("eff_run_as_user", "eff_run_as_group"):
+            key = "runAsUser" if attr == "eff_run_as_user" else "runAsGroup"
+            v = sc.get(key)
+            if v is None and isinstance(pod_sc, dict):
+                v = pod_sc.get(key)
+            out.append(jtext(v) if v is not None else "0")
+        elif attr == "add_capabilities":
+            caps = sc.get("capabilities")
+            add = caps.get("add") if isinstance(caps, dict) else None
+            if isinstance(add, list):
+                out.extend(jtext(x) for x in add)
+        elif attr == "host_port":
+            ports = c.get("ports")
+            if isinstance(ports, list):
+                for p in ports:
+                    if not isinstance(p, dict):
+                        continue
+                    if p.get("hostPort") is not None:
+                        out.append(jtext(p["hostPort"]))
+                    elif p.get("containerPort") is not None:
+                        out.append(jtext(p["containerPort"]))
+    return tuple(out) or None
+
+
+_SC_KEYS = {
+    "privileged": "privileged",
+    "allow_privilege_escalation": "allowPrivilegeEscalation",
+    "read_only_fs": "readOnlyRootFilesystem",
+    "run_as_user": "runAsUser",
+    "run_as_group": "runAsGroup",
+    "proc_mount": "procMount",
+}
+
+
+def json_pointer(doc: Any, ptr: str) -> Any:
+    """Resolve an RFC 6901 pointer; ``_MISSING`` when the path does not exist."""
+    if ptr == "":
+        return doc
+    if not ptr.startswith("/"):
+        return _MISSING
+    cur = doc
+    for raw in ptr[1:].split("/"):
+        tok = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(cur, dict):
+            if tok not in cur:
+                return _MISSING
+            cur = cur[tok]
+        elif isinstance(cur, list):
+            if not tok.isdigit() or (len(tok) > 1 and tok[0] == "0"):
+                return _MISSING
+            i = int(tok)
+            if i >= len(cur):
+                return _MISSING
+            cur = cur[i]
+        else:
+            return _MISSING
+    return cur
+
+
+def parse_time_ns(text: Any) -> int | None:
+    """An RFC 3339 timestamp (with optional fractional seconds) in nanoseconds."""
+    if not isinstance(text, str) or len(text) < 19:
+        return None
+    try:
+        base = datetime.fromisoformat(text[:19] + "+00:00")
+    except ValueError:
+        return None
+    frac = 0
+    rest = text[19:]
+    if rest.startswith("."):
+        digits = ""
+        for ch in rest[1:]:
+            if ch.isdigit():
+                digits += ch
+            else:
+                break
+        frac = int((digits + "000000000")[:9]) if digits else 0
+        rest = rest[1 + len(digits) :]
+    offset = 0
+    if rest and rest[0] in "+-" and len(rest) >= 6:
+        try:
+            sign = 1 if rest[0] == "+" else -1
+            offset = sign * (int(rest[1:3]) * 3600 + int(rest[4:6]) * 60)
+        except ValueError:
+            offset = 0
+    return (int(base.timestamp()) - offset) * 1_000_000_000 + frac
+
+
+def event_time_ns(ev: Any) -> int | None:
+    """The time of an audit event: its stage timestamp, else when it was received."""
+    if not isinstance(ev, dict):
+        return None
+    for key in ("stageTimestamp", "requestReceivedTimestamp", "timestamp"):
+        t = parse_time_ns(ev.get(key))
+        if t is not None:
+            return t
+    meta = ev.get("metadata")
+    if isinstance(meta, dict):
+        return parse_time_ns(meta.get("creationTimestamp"))
+    return None
+
+
+Extractor = Callable[[dict[str, Any], "str | None"], Any]
+
+
+def _simple(*keys: str) -> Extractor:
+    return lambda ev, arg: _str_at(ev, *keys)
+
+
+def _simple_list(*keys: str) -> Extractor:
+    return lambda ev, arg: _list_at(ev, *keys)
+
+
+def _annotation(key: str) -> Extractor:
+    def ext(ev: dict[str, Any], arg: str | None) -> Any:
+        ann = ev.get("annotations")
+        if not isinstance(ann, dict) or ann.get(key) is None:
+            return None
+        return jtext(ann[key])
+
+    return ext
+
+
+def _uri_param(ev: dict[str, Any], arg: str | None) -> Any:
+    uri = ev.get("requestURI")
+    if not isinstance(uri, str) or arg is None:
+        return None
+    vals = parse_qs(urlsplit(uri).query, keep_blank_values=True).get(arg)
+    return vals[0] if vals else None
+
+
+def _target_pod_name(ev: dict[str, Any], arg: str | None) -> Any:
+    ref = ev.get("objectRef")
+    if not isinstance(ref, dict) or ref.get("resource") != "pods" or ref.get("subresource") is not None:
+        return None
+    return _str_at(ev, "responseObject", "metadata", "name")
+
+
+def _rules_field(key: str) -> Extractor:
+    def ext(ev: dict[str, Any], arg: str | None) -> Any:
+        rules = _path(ev, "requestObject", "rules")
+        if not isinstance(rules, list):
+            return None
+        idx = _index(arg)
+        if idx is not None:
+            rules = [rules[idx]] if 0 <= idx < len(rules) else []
+        out: list[str] = []
+        for r in rules:
+            v = r.get(key) if isinstance(r, dict) else None
+            if isinstance(v, list):
+                out.extend(jtext(x) for x in v if x is not None)
+        return tuple(out) or None
+
+    return ext
+
+
+def _indexed_list(*keys: str) -> Extractor:
+    def ext(ev: dict[str, Any], arg: str | None) -> Any:
+        v = _path(ev, *keys)
+        if not isinstance(v, list):
+            return None
+        idx = _index(arg)
+        if idx is not None:
+            v = [v[idx]] if 0 <= idx < len(v) else []
+        return tuple(jtext(x) for x in v if x is not None) or None
+
+    return ext
+
+
+def _volumes(key: str, sub: str | None) -> Extractor:
+    def ext(ev: dict[str, Any], arg: str | None) -> Any:
+        vols = _path(ev, "requestObject", "spec", "volumes")
+        if not isinstance(vols, list):
+            return None
+        idx = _index(arg)
+        if idx is not None:
+            vols = [vols[idx]] if 0 <= idx < len(vols) else []
+        out: list[str] = []
+        for v in vols:
+            if not isinstance(v, dict):
+                continue
+            if key == "*":
+                out.extend(k for k in v if k != "name")
+                continue
+            inner = v.get(key)
+            if isinstance(inner, dict) and sub is not None and inner.get(sub) is not None:
+                out.append(jtext(inner[sub]))
+        return tuple(out) or None
+
+    return ext
+
+
+def _volume_hostpath(ev: dict[str, Any], arg: str | None) -> Any:
+    paths = _volumes("hostPath", "path")(ev, None) or ()
+    if arg is None:
+        return None
+    if arg.endswith("*"):
+        prefix = arg[:-1]
+        return "true" if any(p.startswith(prefix) for p in paths) else "false"
+    return "true" if arg in paths else "false"
+
+
+def _first(ext: Extractor) -> Extractor:
+    def first(ev: dict[str, Any], arg: str | None) -> Any:
+        v = ext(ev, "0")
+        return v[0] if v else None
+
+    return first
+
+
+def _container_privileged(ev: dict[str, Any], arg: str | None) -> Any:
+    items = _containers(ev, "containers", None)
+    if items is None:
+        return None
+    for c in items:
+        sc = c.get("securityContext") if isinstance(c, dict) else None
+        if isinstance(sc, dict) and sc.get("privileged") is True:
+            return "true"
+    return "false"
+
+
+def _jevt_value(ev: dict[str, Any], arg: str | None) -> Any:
+    if arg is None:
+        return None
+    v = json_pointer(ev, arg)
+    if v is _MISSING:
+        return None
+    return jtext(v)
+
+
+EXTRACTORS: dict[str, Extractor] = {
+    "ka.auditid": _simple("auditID"),
+    "ka.stage": _simple("stage"),
+    "ka.auth.decision": _annotation("authorization.k8s.io/decision"),
+    "ka.auth.reason": _annotation("authorization.k8s.io/reason"),
+    "ka.user.name": _simple("user", "username"),
+    "ka.user.groups": _simple_list("user", "groups"),
+    "ka.impuser.name": _simple("impersonatedUser", "username"),
+    "ka.verb": _simple("verb"),
+    "ka.uri": _simple("requestURI"),
+    "ka.uri.param": _uri_param,
+    "ka.useragent": _simple("userAgent"),
+    "ka.target.name": _simple("objectRef", "name"),
+    "ka.target.namespace": _simple("objectRef", "namespace"),
+    "ka.target.resource": _simple("objectRef", "resource"),
+    "ka.target.subresource": _simple("objectRef", "subresource"),
+    "ka.target.pod.name": _target_pod_name,
+    "ka.req.binding.subjects": _simple_list("requestObject", "subjects"),
+    "ka.req.binding.role": _simple("requestObject", "roleRef", "name"),
+    "ka.req.binding.subject.has_name": lambda ev, arg: "true",
+    "ka.req.configmap.name": _simple("objectRef", "name"),
+    "ka.req.configmap.obj": _simple("requestObject", "data"),
+    "ka.req.container.image": _first(lambda ev, arg: _container_attr(ev, "containers", "image", arg)),
+    "ka.req.container.image.repository": _first(
+        lambda ev, arg: _container_attr(ev, "containers", "image.repository", arg)
+    ),
+    "ka.req.container.privileged": _container_privileged,
+    "ka.req.pod.host_ipc": _simple("requestObject", "spec", "hostIPC"),
+    "ka.req.pod.host_network": _simple("requestObject", "spec", "hostNetwork"),
+    "ka.req.container.host_network": _simple("requestObject", "spec", "hostNetwork"),
+    "ka.req.pod.host_pid": _simple("requestObject", "spec", "hostPID"),
+    "ka.req.pod.run_as_user": _simple("requestObject", "spec", "securityContext", "runAsUser"),
+    "ka.req.pod.run_as_group": _simple("requestObject", "spec", "securityContext", "runAsGroup"),
+    "ka.req.pod.fs_group": _simple("requestObject", "spec", "securityContext", "fsGroup"),
+    "ka.req.pod.supplemental_groups": _simple_list("requestObject", "spec", "securityContext", "supplementalGroups"),
+    "ka.req.role.rules": _simple_list("requestObject", "rules"),
+    "ka.req.role.rules.apiGroups": _rules_field("apiGroups"),
+    "ka.req.role.rules.nonResourceURLs": _rules_field("nonResourceURLs"),
+    "ka.req.role.rules.verbs": _rules_field("verbs"),
+    "ka.req.role.rules.resources": _rules_field("resources"),
+    "ka.req.service.type": _simple("requestObject", "spec", "type"),
+    "ka.req.service.ports": _indexed_list("requestObject", "spec", "ports"),
+    "ka.req.pod.volumes.hostpath": _volumes("hostPath", "path"),
+    "ka.req.pod.volumes.flexvolume_driver": _volumes("flexVolume", "driver"),
+    "ka.req.pod.volumes.volume_type": _volumes("*", None),
+    "ka.req.volume.hostpath": _volume_hostpath,
+    "ka.resp.name": _simple("responseObject", "metadata", "name"),
+    "ka.response.code": _simple("responseStatus", "code"),
+    "ka.response.reason": _simple("responseStatus", "reason"),
+    "ka.sourceips": _simple_list("sourceIPs"),
+}
+for _lst in ("containers", "initContainers", "ephemeralContainers"):
+    for _attr in (
+        "image",
+        "image.repository",
+        "name",
+        "privileged",
+        "allow_privilege_escalation",
+        "read_only_fs",
+        "run_as_user",
+        "run_as_group",
+        "eff_run_as_user",
+        "eff_run_as_group",
+        "proc_mount",
+        "add_capabilities",
+        "host_port",
+        "command",
+        "args",
+    ):
+        EXTRACTORS[f"ka.req.pod.{_lst}.{_attr}"] = (
+            lambda lst, attr: lambda ev, arg: _container_attr(ev, lst, attr, arg)
+        )(_lst, _attr)
+
+
+class K8sAuditEvent:
+    """One audit event; fields are extracted on first use and cached."""
+
+    __slots__ = ("raw", "cache", "num", "ts", "is_audit")
+    source = "k8s_audit"
+
+    def __init__(self, raw: Any, num: int = 1) -> None:
+        self.raw = raw
+        self.num = num
+        self.cache: dict[str, Any] = {}
+        self.is_audit = isinstance(raw, dict) and "auditID" in raw
+        t = event_time_ns(raw)
+        self.ts = t if t is not None else 0
+
+    def get(self, key: str) -> Any:
+        """The value of ``key``, or ``None`` when the event does not have it."""
+        c = self.cache
+        v = c.get(key, _MISSING)
+        if v is _MISSING:
+            v = c[key] = self._extract(key)
+        return v
+
+    def time_ns(self) -> int:
+        """The event timestamp in ns (0 when the event has none)."""
+        return self.ts
+
+    def _extract(self, key: str) -> Any:
+        name, arg = _split_key(key)
+        raw = self.raw
+        if name in ("jevt.value", "json.value"):
+            return _jevt_value(raw, arg) if isinstance(raw, (dict, list)) else None
+        if name in ("jevt.obj", "json.obj"):
+            return json.dumps(raw, indent=2, ensure_ascii=False)
+        if name in ("jevt.rawtime", "json.rawtime"):
+            return str(self.ts) if self.ts else None
+        if name in ("jevt.time", "jevt.time.iso8601"):
+            return format_time(self.ts, iso=name.endswith("iso8601")) if self.ts else None
+        if not self.is_audit:
+            return None
+        ext = EXTRACTORS.get(name)
+        if ext is None:
+            return None
+        try:
+            return ext(raw, arg)
+        except (TypeError, AttributeError, ValueError):
+            return None
+
+
+_KEYS: dict[str, tuple[str, str | None]] = {}
+
+
+def _split_key(key: str) -> tuple[str, str | None]:
+    r = _KEYS.get(key)
+    if r is None:
+        if key.endswith("]") and "[" in key:
+            name, _, arg = key.partition("[")
+            r = (name, arg[:-1])
+        else:
+            r = (key, None)
+        _KEYS[key] = r
+    return r
+
+
+def format_time(ts_ns: int, iso: bool = True) -> str:
+    """``2018-10-25T14:09:12.000000000Z`` (iso) or ``14:09:12.000000000``."""
+    secs, frac = divmod(ts_ns, 1_000_000_000)
+    dt = datetime.fromtimestamp(secs, tz=timezone.utc)
+    if iso:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+    return dt.strftime("%H:%M:%S") + f".{frac:09d}"

@@ -1,0 +1,151 @@
+"""Rule output templates: ``%field``, ``%field[arg]``, ``%tolower(field)``, ``%20field``.
+
+A ``%`` token takes the longest prefix that is a valid field (with an optional ``[arg]``) or
+transformer expression; everything else is literal text. Missing values print ``<NA>`` (Falco
+always formats rule outputs with the leading ``*``), list values print as ``(a,b)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from stockade.engines.falco.ast import FieldRef, Transform
+from stockade.engines.falco.compiler import _as_str, _tf
+from stockade.engines.falco.fields import Schema, UnknownField
+from stockade.engines.falco.parser import parse_operand
+
+
+class OutputError(Exception):
+    """An output template does not compile."""
+
+
+_DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human",
+                             "evt.wait_latency")
+
+
+def render_value(v: Any) -> str:
+    """A field value as Falco prints it."""
+    if v is None:
+        return "<NA>"
+    if isinstance(v, (list, tuple)):
+        return "(" + ",".join(_as_str(x) for x in v) + ")"
+    return _as_str(v)
+
+
+class OutputFormat:
+    """A compiled output template."""
+
+    def __init__(self, text: str, schema: Schema) -> None:
+        self.text = text
+        self.warnings: list[str] = []
+        self.parts: list[str | tuple[str, Callable[[Callable[[str], Any]], Any], int]] = []
+        self.field_names: list[str] = []
+        self._compile(schema)
+
+    def _compile(self, schema: Schema) -> None:
+        s = self.text
+        if "%container.info" in s:
+            self.warnings.append("%container.info is deprecated and not supported; it was removed from the output")
+            s = re.sub(r"\s*%container\.info", "", s)
+        i, n = 0, len(s)
+        lit: list[str] = []
+        while i < n:
+            c = s[i]
+            if c != "%":
+                lit.append(c)
+                i += 1
+                continue
+            if i + 1 >= n:
+                raise OutputError("invalid formatting syntax: formatting cannot end with a %")
+            j = i + 1
+            while j < n and s[j].isdigit():
+                j += 1
+            width = int(s[i + 1 : j]) if j > i + 1 else 0
+            parsed = parse_operand(s, j)
+            if parsed is None:
+                raise OutputError(f"unknown filter: {s[j:j + 30]}")
+            operand, end = parsed
+            operand, end = self._fit(operand, s, j, end, schema)
+            if lit:
+                self.parts.append("".join(lit))
+                lit = []
+            token = s[j:end]
+            getter = self._getter(operand)
+            self.parts.append((token, getter, width))
+            self.field_names.append(token)
+            if isinstance(operand, FieldRef) and operand.name in _DEPRECATED_OUTPUT_FIELDS:
+                self.warnings.append(f"field '{operand.name}' in output is deprecated")
+            i = end
+        if lit:
+            self.parts.append("".join(lit))
+
+    def _fit(self, operand: FieldRef | Transform, s: str, j: int, end: int,
+             schema: Schema) -> tuple[FieldRef | Transform, int]:
+        """Shrink a field token to the longest prefix the schema knows (``%proc.name.`` etc.)."""
+        if isinstance(operand, Transform):
+            self._validate(operand, schema)
+            return operand, end
+        name = operand.name
+        while True:
+            try:
+                schema.lookup(name, operand.arg if name == operand.name else None)
+                if name == operand.name:
+                    return operand, end
+                return FieldRef(name), j + len(name)
+            except UnknownField as e:
+                if "." not in name or name.count(".") < 2 and name != operand.name:
+                    raise OutputError(f"unknown filter: {operand.key}") from e
+                cut = name.rsplit(".", 1)[0]
+                if "." not in cut:
+                    raise OutputError(f"unknown filter: {operand.key}: {e}") from e
+                name = cut
+
+    def _validate(self, t: Transform, schema: Schema) -> None:
+        for a in t.args:
+            if isinstance(a, FieldRef):
+                try:
+                    schema.lookup(a.name, a.arg)
+                except UnknownField as e:
+                    raise OutputError(f"unknown filter: {a.key}") from e
+            elif isinstance(a, Transform):
+                self._validate(a, schema)
+
+    def _getter(self, operand: FieldRef | Transform) -> Callable[[Callable[[str], Any]], Any]:
+        if isinstance(operand, FieldRef):
+            key = operand.key
+            return lambda g: g(key)
+        inner = operand.args[0] if operand.args else None
+        name = operand.name
+        if isinstance(inner, (FieldRef, Transform)):
+            sub = self._getter(inner)
+            return lambda g: _tf(name, sub(g))
+        return lambda g: None
+
+    def render(self, get: Callable[[str], Any]) -> str:
+        """The output text for one event."""
+        out: list[str] = []
+        for p in self.parts:
+            if isinstance(p, str):
+                out.append(p)
+                continue
+            _, getter, width = p
+            text = render_value(getter(get))
+            if width:
+                text = text[:width].ljust(width)
+            out.append(text)
+        return "".join(out)
+
+    def values(self, get: Callable[[str], Any]) -> dict[str, Any]:
+        """``output_fields`` of Falco's JSON output: token -> value (``None`` when missing)."""
+        out: dict[str, Any] = {}
+        for p in self.parts:
+            if isinstance(p, str):
+                continue
+            token, getter, _ = p
+            v = getter(get)
+            if isinstance(v, tuple):
+                v = list(v)
+            out[token] = v
+        return out

@@ -1,0 +1,455 @@
+"""A recursive-descent parser for Falco's condition language.
+
+It follows libsinsp's grammar (see docs/falco-language.md §6): keywords are lower-case,
+``and``/``or`` need a blank or ``(`` after them, bare values stop at blanks, parentheses,
+quotes, ``=`` and ``,``, a field argument follows its field with no blank, and operators are
+recognised by prefix in a fixed order (so ``existsand m`` parses, ``containsx`` does not).
+"""
+
+from __future__ import annotations
+
+import re
+
+from stockade.engines.falco.ast import (
+    And,
+    Check,
+    FieldRef,
+    ListValue,
+    Literal,
+    MacroRef,
+    Node,
+    Not,
+    Operand,
+    Or,
+    Transform,
+)
+
+BLANKS = " \t\b\r\n"
+_FIELD_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z][a-zA-Z0-9_]*)+")
+_IDENT_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
+_NUM_RE = re.compile(r"0[xX][0-9a-fA-F]+|[+-]?[0-9]+(?:\.[0-9]*)?(?:[eE][+-][0-9]+)?")
+_BARE_RE = re.compile(r"[^()\"'\s\b=,]+")
+_ARG_BARE_RE = re.compile(r"[^\[\]\"'\s\b]+")
+
+TRANSFORMERS = ("tolower", "toupper", "b64", "basename", "len", "join", "concat", "getopt")
+UNARY_OPS = ("exists",)
+NUM_OPS = ("<=", "<", ">=", ">")
+STR_OPS = (
+    "==",
+    "=",
+    "!=",
+    "glob",
+    "iglob",
+    "contains",
+    "icontains",
+    "bcontains",
+    "startswith",
+    "bstartswith",
+    "endswith",
+    "regex",
+)
+LIST_OPS = ("intersects", "in", "pmatch")
+MODIFIERS = ("oneof", "anyof", "allof")
+_SYMBOL_OPS = frozenset(("==", "=", "!=", "<=", "<", ">=", ">"))
+MAX_DEPTH = 1000
+
+
+class ParseError(Exception):
+    """A condition does not parse; the message follows libsinsp's wording."""
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.s = text
+        self.i = 0
+        self.depth = 0
+        self.last = ""
+
+    # -- lexical helpers ---------------------------------------------------------------
+    def blanks(self) -> int:
+        start = self.i
+        s, n = self.s, len(self.s)
+        while self.i < n and s[self.i] in BLANKS:
+            self.i += 1
+        return self.i - start
+
+    def peek(self, lit: str) -> bool:
+        return self.s.startswith(lit, self.i)
+
+    def word(self, w: str) -> bool:
+        """Consume keyword ``w`` when a blank or ``(`` follows it."""
+        if not self.s.startswith(w, self.i):
+            return False
+        j = self.i + len(w)
+        if j < len(self.s) and (self.s[j] in BLANKS or self.s[j] == "("):
+            self.i = j
+            self.last = w
+            return True
+        return False
+
+    def error(self, msg: str) -> ParseError:
+        return ParseError(msg)
+
+    def unexpected(self) -> ParseError:
+        return ParseError(f"unexpected token after '{self.last}', expecting 'or', 'and'")
+
+    # -- grammar -----------------------------------------------------------------------
+    def parse(self) -> Node:
+        self.blanks()
+        if self.i >= len(self.s):
+            raise self.error("filter input string is empty")
+        node = self.parse_or()
+        self.blanks()
+        if self.i < len(self.s):
+            raise self.unexpected()
+        return node
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"exceeded max depth limit of {MAX_DEPTH}")
+
+    def parse_or(self) -> Node:
+        self.enter()
+        children = [self.parse_and()]
+        while True:
+            save = self.i
+            self.blanks()
+            if self.word("or"):
+                self.blanks()
+                children.append(self.parse_and())
+            else:
+                self.i = save
+                break
+        self.depth -= 1
+        return children[0] if len(children) == 1 else Or(tuple(children))
+
+    def parse_and(self) -> Node:
+        children = [self.parse_not()]
+        while True:
+            save = self.i
+            self.blanks()
+            if self.word("and"):
+                self.blanks()
+                children.append(self.parse_not())
+            else:
+                self.i = save
+                break
+        return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_not(self) -> Node:
+        negations = 0
+        while True:
+            if self.s.startswith("not", self.i):
+                j = self.i + 3
+                if j < len(self.s) and self.s[j] in BLANKS:
+                    self.i = j
+                    self.last = "not"
+                    self.blanks()
+                    negations += 1
+                    continue
+                if j < len(self.s) and self.s[j] == "(":
+                    self.i = j
+                    self.last = "not"
+                    negations += 1
+                    node = self.parse_paren()
+                    break
+            node = self.parse_check()
+            break
+        for _ in range(negations):
+            node = Not(node)
+        return node
+
+    def parse_paren(self) -> Node:
+        # at '('
+        self.i += 1
+        self.last = "("
+        self.enter()
+        self.blanks()
+        node = self.parse_or()
+        self.blanks()
+        if not self.peek(")"):
+            raise self.error("expected a ')' token")
+        self.i += 1
+        self.last = ")"
+        self.depth -= 1
+        return node
+
+    def parse_check(self) -> Node:
+        if self.i >= len(self.s):
+            raise self.error(f"unexpected end of input after '{self.last}'")
+        if self.peek("("):
+            return self.parse_paren()
+        lhs = self.parse_lhs()
+        if lhs is None:
+            m = _IDENT_RE.match(self.s, self.i)
+            if m:
+                self.i = m.end()
+                self.last = m.group()
+                return MacroRef(m.group())
+            raise self.error(
+                f"expected a field, a transformer or a macro name after '{self.last}'"
+                if self.last
+                else "expected a field, a transformer or a macro name"
+            )
+        self.blanks()
+        return self.parse_operator(lhs)
+
+    def parse_field(self) -> FieldRef | None:
+        m = _FIELD_RE.match(self.s, self.i)
+        if not m:
+            return None
+        self.i = m.end()
+        name = m.group()
+        self.last = name
+        arg = None
+        if self.peek("["):
+            arg = self.parse_field_arg()
+        return FieldRef(name, arg)
+
+    def parse_field_arg(self) -> str:
+        self.i += 1
+        if self.i < len(self.s) and self.s[self.i] in "\"'":
+            arg = self.parse_quoted()
+        else:
+            m = _ARG_BARE_RE.match(self.s, self.i)
+            if not m:
+                raise self.error("expected a valid field argument")
+            arg = m.group()
+            self.i = m.end()
+        if not self.peek("]"):
+            raise self.error("expected a ']' token")
+        self.i += 1
+        self.last = "]"
+        return arg
+
+    def parse_transformer(self, names: tuple[str, ...]) -> Transform | None:
+        for name in names:
+            if self.s.startswith(name + "(", self.i):
+                self.i += len(name) + 1
+                self.last = name + "("
+                args: list[Operand] = []
+                self.blanks()
+                while True:
+                    args.append(self.parse_targ())
+                    self.blanks()
+                    if self.peek(","):
+                        self.i += 1
+                        self.blanks()
+                        continue
+                    break
+                if not self.peek(")"):
+                    raise self.error("expected a ')' token")
+                self.i += 1
+                self.last = ")"
+                return Transform(name, tuple(args))
+        return None
+
+    def parse_targ(self) -> Operand:
+        f = self.parse_field()
+        if f is not None:
+            return f
+        t = self.parse_transformer(TRANSFORMERS)
+        if t is not None:
+            return t
+        if self.i < len(self.s) and self.s[self.i] in "\"'":
+            return Literal(self.parse_quoted(), True)
+        m = _NUM_RE.match(self.s, self.i)
+        if m:
+            self.i = m.end()
+            return Literal(m.group())
+        if self.peek("("):
+            return self.parse_list_value()
+        raise self.error(f"expected a field or a value as transformer argument after '{self.last}'")
+
+    def parse_lhs(self) -> FieldRef | Transform | None:
+        f = self.parse_field()
+        if f is not None:
+            return f
+        return self.parse_transformer(TRANSFORMERS)
+
+    def parse_operator(self, lhs: FieldRef | Transform) -> Check:
+        for op in UNARY_OPS:
+            if self.peek(op):
+                self.i += len(op)
+                self.last = op
+                return Check(lhs, op)
+        for op in NUM_OPS:
+            if self.peek(op):
+                self.i += len(op)
+                self.last = op
+                self.blanks()
+                return Check(lhs, op, self.parse_num_rhs())
+        for op in STR_OPS:
+            if self.peek(op) and self.op_boundary(op):
+                self.i += len(op)
+                self.last = op
+                self.blanks()
+                for mod in MODIFIERS:
+                    if self.word(mod):
+                        self.blanks()
+                        return Check(lhs, op, self.parse_list_value(), mod)
+                return Check(lhs, op, self.parse_str_rhs())
+        for op in LIST_OPS:
+            if self.peek(op) and self.op_boundary(op, paren_ok=True):
+                self.i += len(op)
+                self.last = op
+                self.blanks()
+                rhs = self.parse_rhs_transform()
+                if rhs is None:
+                    rhs = self.parse_list_value()
+                return Check(lhs, op, rhs)
+        raise self.error(f"expected a valid check operator after '{self.last}'")
+
+    def op_boundary(self, op: str, paren_ok: bool = False) -> bool:
+        if op in _SYMBOL_OPS:
+            return True
+        j = self.i + len(op)
+        if j >= len(self.s):
+            return False
+        return self.s[j] in BLANKS or (paren_ok and self.s[j] == "(")
+
+    def parse_rhs_transform(self) -> Transform | None:
+        if self.s.startswith("val(", self.i):
+            self.i += 4
+            self.blanks()
+            f = self.parse_field()
+            if f is None:
+                raise self.error("expected a field inside val()")
+            self.blanks()
+            if not self.peek(")"):
+                raise self.error("expected a ')' token")
+            self.i += 1
+            self.last = ")"
+            return Transform("val", (f,))
+        return self.parse_transformer(TRANSFORMERS)
+
+    def parse_num_rhs(self) -> Literal | Transform:
+        t = self.parse_rhs_transform()
+        if t is not None:
+            return t
+        m = _NUM_RE.match(self.s, self.i)
+        if not m:
+            raise self.error(f"expected a number after '{self.last}'")
+        self.i = m.end()
+        self.last = m.group()
+        return Literal(m.group())
+
+    def parse_str_rhs(self) -> Literal | Transform:
+        t = self.parse_rhs_transform()
+        if t is not None:
+            return t
+        return self.parse_value()
+
+    def parse_value(self) -> Literal:
+        if self.i < len(self.s) and self.s[self.i] in "\"'":
+            text = self.parse_quoted()
+            self.last = text
+            return Literal(text, True)
+        m = _BARE_RE.match(self.s, self.i)
+        if not m:
+            raise self.error(f"expected a value after '{self.last}'")
+        self.i = m.end()
+        self.last = m.group()
+        return Literal(m.group())
+
+    def parse_list_value(self) -> ListValue:
+        if not self.peek("("):
+            m = _IDENT_RE.match(self.s, self.i)
+            if m:
+                raise self.error(f"unexpected identifier '{m.group()}': lists must be written in parentheses")
+            raise self.error(f"expected a '(' token after '{self.last}'")
+        self.i += 1
+        self.last = "("
+        self.blanks()
+        items: list[Literal] = []
+        if self.peek(")"):
+            self.i += 1
+            self.last = ")"
+            return ListValue(())
+        while True:
+            items.append(self.parse_value())
+            self.blanks()
+            if self.peek(","):
+                self.i += 1
+                self.last = ","
+                self.blanks()
+                continue
+            if self.peek(")"):
+                self.i += 1
+                self.last = ")"
+                return ListValue(tuple(items))
+            raise self.error("expected a ')' or ',' token")
+
+    def parse_quoted(self) -> str:
+        # libsinsp finds the closing quote first (a quote preceded by a backslash does not
+        # close the string), then decodes the escapes inside.
+        s = self.s
+        q = s[self.i]
+        j = self.i + 1
+        n = len(s)
+        while j < n and not (s[j] == q and s[j - 1] != "\\"):
+            j += 1
+        if j >= n:
+            raise self.error("unterminated string: missing closing quote")
+        raw = s[self.i + 1 : j]
+        self.i = j + 1
+        return self.unescape(raw, q)
+
+    def unescape(self, raw: str, q: str) -> str:
+        out: list[str] = []
+        k, n = 0, len(raw)
+        while k < n:
+            c = raw[k]
+            if c != "\\":
+                out.append(c)
+                k += 1
+                continue
+            e = raw[k + 1] if k + 1 < n else ""
+            if e == q:
+                out.append(q)
+            elif e in ("\"", "'"):
+                raise self.error(f"invalid escape sequence '\\{e}' in string")
+            elif e == "\\":
+                out.append("\\")
+            elif e == "/":
+                out.append("/")
+            elif e and e in "bfnrt":
+                out.append({"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}[e])
+            elif e == " ":
+                # legacy: "\ " keeps the backslash (and the blank)
+                out.append("\\")
+                k += 1
+                continue
+            elif e == "x":
+                hexd = raw[k + 2 : k + 4]
+                if len(hexd) != 2 or not all(ch in "0123456789abcdefABCDEF" for ch in hexd):
+                    raise self.error("invalid \\x escape sequence in string")
+                out.append(chr(int(hexd, 16)))
+                k += 4
+                continue
+            else:
+                raise self.error(f"invalid escape sequence '\\{e}' in string")
+            k += 2
+        return "".join(out)
+
+
+def parse(text: str) -> Node:
+    """Parse a condition; raise :class:`ParseError` with libsinsp-like wording."""
+    try:
+        return _Parser(text).parse()
+    except RecursionError as e:
+        raise ParseError("exceeded max depth limit") from e
+
+
+def parse_operand(text: str, pos: int) -> tuple[FieldRef | Transform, int] | None:
+    """Parse the longest field or transformer at ``pos`` (for ``%`` tokens in outputs)."""
+    p = _Parser(text)
+    p.i = pos
+    try:
+        lhs = p.parse_lhs()
+    except ParseError:
+        return None
+    if lhs is None:
+        return None
+    return lhs, p.i
