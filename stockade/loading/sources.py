@@ -1,0 +1,232 @@
+"""Read inputs (files, directories, standard input, kustomize directories) into objects.
+
+Nothing is dropped silently: an input that cannot be read becomes an :class:`InputFailure`,
+a document that is not a Kubernetes object becomes a :class:`Skipped`, and everything else is
+still loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stockade.loading.objects import Inventory, K8sObject, SourceDoc
+from stockade.loading.validate import validate_object
+from stockade.loading.yamlsource import RawDoc, YamlDocError, parse_document, split_documents
+from stockade.model import InputFailure, Location, ObjectRef, Skipped
+
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+MAX_FILE_BYTES = 64 * 1024 * 1024
+_SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv"})
+# A line that is not blank, a comment or a bare document marker.
+_CONTENT_LINE = re.compile(r"^(?![ \t]*(?:#|$)|---[ \t]*$)", re.MULTILINE)
+_BUILD_INPUT_KINDS = frozenset({"Kustomization", "Component"})
+
+
+@dataclass
+class LoadResult:
+    """Everything read from the inputs."""
+
+    inventory: Inventory = field(default_factory=Inventory)
+    errors: list[InputFailure] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    files: int = 0
+
+
+def load_paths(
+    paths: Iterable[str], *, render_kustomize: bool = True, stdin: Any = None
+) -> LoadResult:
+    """Load every object from files, directories (recursively) and ``-`` (standard input)."""
+    result = LoadResult()
+    for raw in paths:
+        if raw == "-":
+            stream = stdin if stdin is not None else sys.stdin
+            data = stream.buffer.read() if hasattr(stream, "buffer") else stream.read()
+            _load_bytes(result, "-", data if isinstance(data, bytes) else data.encode())
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            _load_dir(result, path, render_kustomize)
+        elif path.is_file():
+            _load_file(result, path)
+        else:
+            result.errors.append(InputFailure(Location(raw), "no such file or directory"))
+    return result
+
+
+def _load_dir(result: LoadResult, root: Path, render_kustomize: bool) -> None:
+    kubectl = shutil.which("kubectl") if render_kustomize else None
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+        here = Path(dirpath)
+        kfile = next((f for f in KUSTOMIZATION_FILES if f in filenames), None)
+        if kfile and kubectl:
+            if _render_kustomize(result, here, kubectl):
+                dirnames[:] = []  # the rendered output covers the whole tree below
+                continue
+        elif kfile and render_kustomize:
+            result.notes.append(
+                f"{here}: kustomization not rendered (kubectl not found); its files were scanned one by one"
+            )
+        if "Chart.yaml" in filenames and "templates" in dirnames:
+            dirnames.remove("templates")
+            result.notes.append(
+                f"{here}: Helm chart templates not scanned; render them with `helm template` and scan the output"
+            )
+        for name in sorted(filenames):
+            if name.endswith(MANIFEST_SUFFIXES):
+                _load_file(result, here / name)
+
+
+def _render_kustomize(result: LoadResult, directory: Path, kubectl: str) -> bool:
+    try:
+        proc = subprocess.run(
+            [kubectl, "kustomize", str(directory)], capture_output=True, timeout=120, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        result.errors.append(InputFailure(Location(str(directory)), f"kubectl kustomize failed: {e}"))
+        return False
+    if proc.returncode != 0:
+        msg = " ".join(proc.stderr.decode("utf-8", "replace").split())[:300]
+        result.errors.append(InputFailure(Location(str(directory)), f"kubectl kustomize failed: {msg}"))
+        return False
+    _load_bytes(result, f"{directory}/ (kustomize build)", proc.stdout)
+    return True
+
+
+def _load_file(result: LoadResult, path: Path) -> None:
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            result.errors.append(InputFailure(Location(name), f"file is {size / 1048576:.0f} MiB, over the limit"))
+            return
+        data = path.read_bytes()
+    except OSError as e:
+        result.errors.append(InputFailure(Location(name), f"cannot read: {e.strerror}"))
+        return
+    _load_bytes(result, name, data)
+
+
+def _load_bytes(result: LoadResult, name: str, data: bytes) -> None:
+    result.files += 1
+    if b"\x00" in data[:8192]:
+        result.errors.append(InputFailure(Location(name), "binary file, not YAML or JSON"))
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        result.errors.append(InputFailure(Location(name, line), "not valid UTF-8 text"))
+        return
+    stripped = text.lstrip()
+    if name.endswith(".json") or (name == "-" and stripped[:1] in ("{", "[")):
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as e:
+            if name.endswith(".json"):
+                result.errors.append(InputFailure(Location(name, e.lineno), f"invalid JSON: {e.msg}"))
+                return
+        else:
+            _add_document(result, doc, RawDoc(1, text), name)
+            return
+    for raw in split_documents(text):
+        try:
+            doc = parse_document(raw)
+        except YamlDocError as e:
+            line = raw.start_line + e.line - 1 if e.line else raw.start_line
+            result.errors.append(InputFailure(Location(name, line), e.message))
+            continue
+        _add_document(result, doc, raw, name)
+
+
+def _add_document(result: LoadResult, doc: Any, raw: RawDoc, name: str) -> None:
+    if doc is None:
+        return  # an empty document (comments only) holds no object
+    loc = Location(name, _first_content_line(raw))
+    if not isinstance(doc, Mapping):
+        what = "a list" if isinstance(doc, list) else f"a {type(doc).__name__} scalar"
+        result.errors.append(InputFailure(loc, f"expected a Kubernetes object (a mapping), got {what}"))
+        return
+    source = SourceDoc(name, raw.start_line, raw.text)
+    for obj_path, body in _expand_lists(doc, ""):
+        _add_object(result, body, loc, source, obj_path)
+
+
+def _expand_lists(doc: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    """``kind: List`` and every ``*List`` kind with ``items`` expand to their items."""
+    kind = doc.get("kind")
+    items = doc.get("items")
+    if isinstance(kind, str) and kind.endswith("List") and "items" in doc:
+        if items is None:
+            return
+        if not isinstance(items, list):
+            yield prefix, doc  # reported by validation as a wrong type
+            return
+        item_kind = kind[: -len("List")]
+        for i, item in enumerate(items):
+            path = f"{prefix}items[{i}]"
+            if isinstance(item, Mapping) and item_kind and "kind" not in item:
+                # Typed lists (RoleList) may leave kind/apiVersion to the list.
+                item = {"kind": item_kind, "apiVersion": doc.get("apiVersion", ""), **item}
+            if isinstance(item, Mapping):
+                yield from _expand_lists(item, path + ".")
+            else:
+                yield path, item
+        return
+    yield prefix.rstrip("."), doc
+
+
+def _add_object(
+    result: LoadResult, body: Any, doc_loc: Location, source: SourceDoc, list_path: str
+) -> None:
+    if not isinstance(body, Mapping):
+        result.errors.append(InputFailure(doc_loc, f"{list_path}: expected an object (a mapping)"))
+        return
+    api_version, kind = body.get("apiVersion"), body.get("kind")
+    md = body.get("metadata")
+    name = md.get("name") if isinstance(md, Mapping) else None
+    namespace = md.get("namespace") if isinstance(md, Mapping) else None
+    ref = ObjectRef(
+        kind=str(kind) if kind is not None else "",
+        name=str(name if name is not None else (md.get("generateName", "") if isinstance(md, Mapping) else "")),
+        namespace=str(namespace) if namespace not in (None, "") else None,
+        api_version=str(api_version) if api_version is not None else "",
+    )
+    location = doc_loc
+    if list_path:
+        location = Location(doc_loc.file, _line_in(source, list_path) or doc_loc.line)
+    if not isinstance(api_version, str) or not isinstance(kind, str) or not kind:
+        result.skipped.append(Skipped(ref, location, "not a Kubernetes object (no apiVersion and kind)"))
+        return
+    obj = K8sObject(ref, body, location, source, list_path)
+    problems = validate_object(obj)
+    if problems:
+        result.errors.append(InputFailure(location, problems[0], ref))
+        return
+    if kind in _BUILD_INPUT_KINDS and "kustomize" in api_version:
+        result.skipped.append(Skipped(ref, location, "kustomize build input, not a cluster object"))
+        return
+    result.inventory.add(obj)
+
+
+def _line_in(source: SourceDoc, path: str) -> int | None:
+    from stockade.loading.yamlsource import locate
+
+    return locate(source, path)
+
+
+def _first_content_line(raw: RawDoc) -> int:
+    """The first line of a document that is not a marker, blank or comment."""
+    m = _CONTENT_LINE.search(raw.text)
+    return raw.start_line + (raw.text.count("\n", 0, m.start()) if m else 0)

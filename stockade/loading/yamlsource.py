@@ -1,0 +1,359 @@
+"""YAML and JSON documents read with the values the API server would store.
+
+The API server (through ``sigs.k8s.io/yaml`` over go-yaml v2) reads YAML 1.1: ``yes``/``on``/``y``
+are booleans, ``0400`` is octal, ``<<`` merges apply, timestamps stay strings, and non-string keys
+become strings. PyYAML's own resolver differs (no ``y``/``n``, sexagesimal ints, no ``1e3``
+floats), so this module declares go-yaml's resolution rules on libyaml's C parser.
+
+Documents are split on their ``---`` markers before parsing, so one broken document does not hide
+the others and each object knows its first line. CustomResourceDefinition schemas, which are
+over 90% of the bytes of a typical platform repository and which no check reads, are blanked out
+before parsing (line numbers are kept).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import yaml
+from yaml._yaml import CParser
+from yaml.constructor import ConstructorError, SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import BaseResolver
+
+from stockade.loading.objects import SourceDoc
+
+MAX_DOCUMENT_BYTES = 8 * 1024 * 1024
+"""Larger documents are refused: the API server takes 3 MiB a request and etcd 1.5 MiB an object."""
+MAX_EXPANDED_NODES = 1_000_000
+"""Alias expansion bound (billion-laughs documents)."""
+MAX_DEPTH = 200
+
+
+class YamlDocError(Exception):
+    """A document that cannot be read; ``line`` is relative to the document text (1-based)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+# --- go-yaml v2 resolution -------------------------------------------------------------------
+
+_BOOL_TRUE = frozenset("y Y yes Yes YES true True TRUE on On ON".split())
+_BOOL_FALSE = frozenset("n N no No NO false False FALSE off Off OFF".split())
+_INT = re.compile(r"^[-+]?(0b[01_]+|0x[0-9a-fA-F_]+|0o[0-7_]+|[0-9][0-9_]*)$")
+_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
+_SPECIAL_FLOATS = {
+    **dict.fromkeys((".nan", ".NaN", ".NAN"), math.nan),
+    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), math.inf),
+    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), -math.inf),
+}
+
+
+def _go_int(text: str) -> int | None:
+    """strconv.ParseInt(text, 0, 64) after go-yaml removes underscores; None if not an int."""
+    s = text.replace("_", "")
+    sign = -1 if s.startswith("-") else 1
+    body = s.lstrip("+-")
+    if not body:
+        return None
+    try:
+        if body[:2] in ("0x", "0X"):
+            return sign * int(body[2:], 16)
+        if body[:2] in ("0b", "0B"):
+            return sign * int(body[2:], 2)
+        if body[:2] in ("0o", "0O"):
+            return sign * int(body[2:], 8)
+        if len(body) > 1 and body[0] == "0":
+            return sign * int(body, 8)  # leading zero: octal, as in Go
+        return sign * int(body, 10)
+    except ValueError:
+        return None
+
+
+class _Resolver(BaseResolver):
+    """Implicit tags exactly where go-yaml v2 gives them (no timestamps, no sexagesimal)."""
+
+
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$"),
+    list("yYnNtTfFoO"),
+)
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0o[0-7_]+|[0-9][0-9_]*)$"),
+    list("-+0123456789"),
+)  # fmt: skip
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+0123456789."),
+)
+_Resolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
+
+
+class _Constructor(SafeConstructor):
+    """Builds JSON-compatible values the way sigs.k8s.io/yaml converts YAML to JSON."""
+
+    def construct_yaml_bool(self, node: Node) -> bool:  # type: ignore[override]
+        value = self.construct_scalar(node)  # type: ignore[arg-type]
+        return value in _BOOL_TRUE
+
+    def construct_yaml_int(self, node: Node) -> int | float | str:  # type: ignore[override]
+        text = str(self.construct_scalar(node))  # type: ignore[arg-type]
+        value = _go_int(text)
+        if value is not None:
+            return value
+        if _FLOAT.match(text.replace("_", "")):
+            return _as_number(float(text.replace("_", "")))  # "08": not octal, Go falls back to float
+        return text
+
+    def construct_yaml_float(self, node: Node) -> float | int:  # type: ignore[override]
+        text = str(self.construct_scalar(node))  # type: ignore[arg-type]
+        if text in _SPECIAL_FLOATS:
+            return _SPECIAL_FLOATS[text]
+        return _as_number(float(text))
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[str, Any]:  # type: ignore[override]
+        # Keys become JSON strings before insertion: in Python 1 == True would merge two keys.
+        self.flatten_mapping(node)
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if not isinstance(key, str):
+                if isinstance(key, (list, dict)):
+                    raise ConstructorError(None, None, "a mapping key must be a scalar", key_node.start_mark)
+                key = _json_key(key)
+            mapping[key] = self.construct_object(value_node, deep=deep)  # type: ignore[no-untyped-call]
+        return mapping
+
+    def construct_yaml_binary(self, node: Node) -> str:  # type: ignore[override]
+        # JSON has no bytes; the API server receives the base64 text.
+        return "".join(str(self.construct_scalar(node)).split())  # type: ignore[arg-type]
+
+    def construct_undefined(self, node: Node) -> Any:  # type: ignore[override]
+        # go-yaml ignores unknown local tags (e.g. "!Ref"): the value is what the node holds.
+        if isinstance(node, ScalarNode):
+            return self.construct_scalar(node)
+        if isinstance(node, SequenceNode):
+            return self.construct_sequence(node, deep=True)
+        if isinstance(node, MappingNode):
+            return self.construct_mapping(node, deep=True)
+        raise ConstructorError(None, None, f"unsupported tag {node.tag!r}", node.start_mark)
+
+
+def _as_number(value: float) -> float | int:
+    # JSON numbers: an integral float is the same number the API server stores as an int.
+    if value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    return value
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    return str(key)
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:bool", _Constructor.construct_yaml_bool)
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
+_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)
+_Constructor.add_constructor("tag:yaml.org,2002:binary", _Constructor.construct_yaml_binary)
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
+_Constructor.add_constructor(None, _Constructor.construct_undefined)
+
+
+class K8sLoader(CParser, _Constructor, _Resolver):  # type: ignore[misc,name-defined]
+    """libyaml's parser with go-yaml v2 value resolution."""
+
+    def __init__(self, stream: str | bytes) -> None:
+        CParser.__init__(self, stream)
+        _Constructor.__init__(self)
+        _Resolver.__init__(self)
+
+
+# --- documents --------------------------------------------------------------------------------
+
+_CRD_KIND = re.compile(r"^kind:[ \t]*[\"']?CustomResourceDefinition[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class RawDoc:
+    """One document's text and the 1-based line it starts on."""
+
+    start_line: int
+    text: str
+
+
+_MARKER = re.compile(r"^(?:---(?=[ \t\r\n]|$)|\.\.\.[ \t\r]*(?=\n|$))", re.MULTILINE)
+
+
+def split_documents(text: str) -> Iterator[RawDoc]:
+    """Split a stream on ``---`` lines (the document markers of block YAML) and ``...`` ends."""
+    start = 0
+    start_line = 1
+    counted, line = 0, 1
+    for m in _MARKER.finditer(text):
+        pos = m.start()
+        line += text.count("\n", counted, pos)
+        counted = pos
+        if m.group().startswith("---"):
+            if pos > start:
+                yield RawDoc(start_line, text[start:pos])
+            start, start_line = pos, line
+        else:
+            yield RawDoc(start_line, text[start:pos])
+            nl = text.find("\n", pos)
+            start, start_line = (len(text), line) if nl < 0 else (nl + 1, line + 1)
+    if start < len(text):
+        yield RawDoc(start_line, text[start:])
+
+
+_SCHEMA_LINE = re.compile(r"^([ \t]*)(?:- )?openAPIV3Schema:[^\n]*$", re.MULTILINE)
+
+
+def _blank_crd_schemas(text: str) -> str:
+    """Replace each ``openAPIV3Schema`` subtree with ``{}``, keeping the line count."""
+    parts: list[str] = []
+    pos = 0
+    while True:
+        m = _SCHEMA_LINE.search(text, pos)
+        if m is None:
+            parts.append(text[pos:])
+            return "".join(parts)
+        indent = len(m.group(1))
+        key_end = text.index("openAPIV3Schema:", m.start()) + len("openAPIV3Schema:")
+        parts.append(text[pos:key_end] + " {}")
+        # The subtree ends at the first later line indented no deeper than the key that is not
+        # blank or a comment.
+        end = re.compile(r"\n[ ]{0,%d}(?=[^ \n#\r])" % indent).search(text, m.end())
+        stop = end.start() if end else len(text)
+        parts.append("\n" * text.count("\n", m.end(), stop))
+        pos = stop
+
+
+def _expanded_size(node: Node) -> int:
+    """Nodes after alias expansion, memoised, stopping at the bound; rejects recursive aliases."""
+    memo: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(n: Node, depth: int) -> int:
+        key = id(n)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            raise YamlDocError("recursive alias (an anchor that contains itself)", n.start_mark.line + 1)
+        if depth > MAX_DEPTH:
+            raise YamlDocError(f"nesting deeper than {MAX_DEPTH} levels", n.start_mark.line + 1)
+        active.add(key)
+        total = 1
+        if isinstance(n, SequenceNode):
+            for child in n.value:
+                total += size(child, depth + 1)
+                if total > MAX_EXPANDED_NODES:
+                    break
+        elif isinstance(n, MappingNode):
+            for k, v in n.value:
+                total += size(k, depth + 1) + size(v, depth + 1)
+                if total > MAX_EXPANDED_NODES:
+                    break
+        active.discard(key)
+        memo[key] = total
+        return total
+
+    return size(node, 0)
+
+
+def parse_document(doc: RawDoc, *, elide_crd_schema: bool = True) -> Any:
+    """Parse one document into JSON-compatible values; raises :class:`YamlDocError`."""
+    text = doc.text
+    if len(text) > MAX_DOCUMENT_BYTES:  # characters approximate bytes closely enough for a bound
+        raise YamlDocError(
+            f"document is {len(text) / 1048576:.1f} MiB, over the {MAX_DOCUMENT_BYTES // 1048576} MiB limit"
+            " (the API server accepts at most 3 MiB a request)"
+        )
+    if elide_crd_schema and "openAPIV3Schema" in text and _CRD_KIND.search(text):
+        text = _blank_crd_schemas(text)
+    loader = K8sLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if "*" in text and "&" in text:
+            if _expanded_size(node) > MAX_EXPANDED_NODES:
+                raise YamlDocError(f"alias expansion exceeds {MAX_EXPANDED_NODES:,} nodes (a billion-laughs document?)")
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = e.problem or e.context or "invalid YAML"
+        raise YamlDocError(f"invalid YAML: {problem}", mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as e:
+        raise YamlDocError(f"invalid YAML: {' '.join(str(e).split())}") from None
+    except RecursionError:
+        raise YamlDocError(f"nesting deeper than {MAX_DEPTH} levels") from None
+    finally:
+        loader.dispose()
+
+
+# --- locating a field path --------------------------------------------------------------------
+
+_PATH_TOKEN = re.compile(r"""\.?([^.\[\]]+)|\[(\d+)\]|\[["']([^"']*)["']\]""")
+
+
+def parse_path(path: str) -> list[str | int]:
+    """``spec.containers[0].env[2]`` -> ``["spec", "containers", 0, "env", 2]``;
+    keys with dots are written ``metadata.labels["app.kubernetes.io/name"]``."""
+    out: list[str | int] = []
+    for m in _PATH_TOKEN.finditer(path):
+        if m.group(1) is not None:
+            out.append(m.group(1))
+        elif m.group(2) is not None:
+            out.append(int(m.group(2)))
+        else:
+            out.append(m.group(3))
+    return out
+
+
+@lru_cache(maxsize=64)
+def _compose(source: SourceDoc) -> Node | None:
+    try:
+        return yaml.compose(source.text, Loader=yaml.CSafeLoader)  # type: ignore[no-any-return]
+    except yaml.YAMLError:
+        return None
+
+
+def locate(source: SourceDoc, path: str) -> int | None:
+    """The line of the deepest node that exists on ``path`` (None if the document has none)."""
+    node = _compose(source)
+    if node is None:
+        return None
+    line = node.start_mark.line
+    for token in parse_path(path):
+        nxt: Node | None = None
+        if isinstance(token, int) and isinstance(node, SequenceNode):
+            if token < len(node.value):
+                nxt = node.value[token]
+        elif isinstance(token, str) and isinstance(node, MappingNode):
+            for k, v in node.value:
+                if isinstance(k, ScalarNode) and k.value == token:
+                    line = k.start_mark.line
+                    nxt = v
+                    break
+        if nxt is None:
+            break
+        node = nxt
+        if not isinstance(node, ScalarNode) or isinstance(token, int):
+            line = node.start_mark.line if isinstance(token, int) else line
+    return source.start_line + line
