@@ -56,8 +56,13 @@ class World:
         tier_policies: Iterable[TierPolicy] = (),
         options: Options | None = None,
         skipped: Iterable[SkippedPolicy] = (),
+        aliases: Mapping[str, str] | None = None,
     ) -> None:
         self.options = options or Options()
+        self.aliases: dict[str, str] = dict(aliases or {})
+        """Extra endpoint names: a workload whose real pods are present -> one of those pods."""
+        self.sources: dict[str, Any] = {}
+        """Pod keys and policy refs -> the object they came from (set by the inventory builder)."""
         self.pods: dict[str, Pod] = {}
         for pod in pods:
             self.pods[pod.key] = pod
@@ -127,7 +132,7 @@ class World:
             return Endpoint("ip", ip=ip)
         if text.startswith("ip:"):
             raise EngineError(f"{ref}: not an IP address")
-        pod = self.pods.get(text)
+        pod = self.pods.get(text) or self.pods.get(self.aliases.get(text, ""))
         if pod is not None:
             return Endpoint("pod", pod=pod)
         parts = text.split("/")
