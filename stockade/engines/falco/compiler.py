@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -28,6 +27,7 @@ from stockade.engines.falco.ast import (
     Or,
     Transform,
 )
+from stockade.engines.falco.evttypes import SYSCALL_EVENT_TYPES
 from stockade.engines.falco.fields import FieldInfo, Schema, UnknownField
 
 Getter = Callable[[str], Any]
@@ -420,6 +420,17 @@ class Compiler:
         if op == "exists":
             return f"({lhs_src} is not None)"
         rhs = c.rhs
+        if (
+            self.schema.source == "syscall"
+            and not self.schema.lax
+            and isinstance(c.lhs, FieldRef)
+            and c.lhs.name == "evt.type"
+            and op in ("=", "==", "!=", "in", "intersects")
+        ):
+            vals = rhs.items if isinstance(rhs, ListValue) else (rhs,) if isinstance(rhs, Literal) else ()
+            for v in vals:
+                if v.text not in SYSCALL_EVENT_TYPES:
+                    raise CompileError(f"unknown event type {v.text}")
         if c.modifier is not None:
             assert isinstance(rhs, ListValue)
             items = self.const(tuple(i.text for i in rhs.items))
@@ -578,6 +589,3 @@ def _bytes_op(op: str, v: Any, raw: bytes) -> bool:
     b = v if isinstance(v, bytes) else _as_str(v).encode("utf-8", "surrogateescape")
     return raw in b if op == "bcontains" else b.startswith(raw)
 
-
-# Keep ``os`` referenced for platforms where path helpers may be extended.
-_ = os

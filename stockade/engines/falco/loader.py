@@ -616,6 +616,9 @@ class RuleSet:
                 raise self._fail("LOAD_ERR_VALIDATE",
                                  "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists",
                                  file, line, "rule", name)
+            if "condition" not in el and "exceptions" not in el:
+                raise self._fail("LOAD_ERR_VALIDATE", "Appended rule must have exceptions or condition property",
+                                 file, line, "rule", name)
             if "condition" in el:
                 cond = self._scalar(el, "condition", file, line, "rule", name)
                 prev.data["condition"] = prev.data["condition"] + " " + str(cond)
@@ -731,8 +734,8 @@ class RuleSet:
                 old["values"] = old["values"] + ex["values"]
             else:
                 if ex["fields"] is None:
-                    raise self._fail("LOAD_ERR_YAML_VALIDATE",
-                                     "Rule exception item must have fields property with a list of fields",
+                    raise self._fail("LOAD_ERR_VALIDATE",
+                                     "Rule exception must have fields property with a list of fields",
                                      file, line, "exception", ex["name"])
                 if not ex["values"]:
                     self._warn("LOAD_APPEND_NO_VALUES", "Overriding/appending exception with no values", None, file,
@@ -936,7 +939,7 @@ class RuleSet:
             try:
                 pred = comp.compile(ast)
             except CompileError as e:
-                if d.get("skip-if-unknown-filter") and "nonexistent field" in str(e):
+                if d.get("skip-if-unknown-filter") and ("nonexistent field" in str(e) or "unknown event type" in str(e)):
                     self._warn("LOAD_UNKNOWN_FILTER", f"{e}; rule skipped (skip-if-unknown-filter)", r)
                     return None
                 raise self._fail("LOAD_ERR_COMPILE_CONDITION", str(e), file, r.line, "rule", r.name) from e
