@@ -1,1 +1,5 @@
-"""rbac checks (registered on import)."""
+"""RBAC checks (registered on import): risky permissions and bad bindings, via the rbac engine."""
+
+from stockade.checks.rbac import bindings, permissions
+
+__all__ = ["bindings", "permissions"]

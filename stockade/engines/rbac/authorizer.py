@@ -84,7 +84,8 @@ def parse_role(body: Mapping[str, Any], source: Any = None, bootstrap: bool = Fa
     return Role(
         kind=kind,
         name=str(md.get("name") or ""),
-        namespace=str(md.get("namespace") or "") if kind == "Role" else "",
+        # A namespaced object without a namespace lands in "default" (what `kubectl apply` does).
+        namespace=str(md.get("namespace") or "default") if kind == "Role" else "",
         rules=tuple(
             PolicyRule.from_dict(r)
             for r in (rules if isinstance(rules, list) else ())
@@ -108,7 +109,7 @@ def parse_binding(body: Mapping[str, Any], source: Any = None, bootstrap: bool =
     return Binding(
         kind=kind,
         name=str(md.get("name") or ""),
-        namespace=str(md.get("namespace") or "") if kind == "RoleBinding" else "",
+        namespace=str(md.get("namespace") or "default") if kind == "RoleBinding" else "",
         role_ref=RoleRef(
             str(ref.get("apiGroup") or ""), str(ref.get("kind") or ""), str(ref.get("name") or "")
         ),

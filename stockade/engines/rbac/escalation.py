@@ -96,9 +96,7 @@ def check_escalation(
     name = str(md.get("name") or "")
     if kind not in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"):
         raise EngineError(f"escalation check: {kind!r} is not a Role, ClusterRole or binding")
-    namespace = str(md.get("namespace") or "") if kind in ("Role", "RoleBinding") else ""
-    if kind in ("Role", "RoleBinding") and not namespace:
-        raise EngineError(f"escalation check: {kind} {name!r} has no namespace")
+    namespace = str(md.get("namespace") or "default") if kind in ("Role", "RoleBinding") else ""
     label = f"{kind} {namespace + '/' if namespace else ''}{name}"
 
     if MASTERS in user.groups:
