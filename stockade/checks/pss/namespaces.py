@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from stockade.checks.pss.standards import PSA_DOC, PSS_DOC, settings, uses_gpu
+from stockade.checks.pss.standards import PSA_DOC, PSS_DOC, gpu_namespaces, settings
 from stockade.checks.registry import ScanContext, declare, register
 from stockade.model import CheckSpec, Finding, Severity
 
@@ -62,10 +62,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
     from stockade.engines.pss.api import ENFORCE_LABEL, LABEL_PREFIX
 
     s = settings(ctx)
-    gpu_ns: set[str] = set(s.gpu_namespaces or ())
-    for ref in ctx.pod_specs():
-        if uses_gpu(ref.spec, s.gpu_resources):
-            gpu_ns.add(ref.obj.namespace or "default")
+    gpu_ns = gpu_namespaces(ctx)
     for name, ns in sorted(ctx.inventory.namespaces().items()):
         if name in s.admission.exempt_namespaces:
             continue
@@ -101,7 +98,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                 yield ctx.finding(
                     PRIVILEGED_UNDOCUMENTED,
                     ns,
-                    f"{ENFORCE_PATH}.{ENFORCE_LABEL}",
+                    ENFORCE_PATH,
                     "privileged namespace without a documented reason",
                     detail=(
                         f"namespace {name!r} enforces privileged and has no "

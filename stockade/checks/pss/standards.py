@@ -8,8 +8,9 @@ recommended pattern for GPU workloads.
 
 When the namespace has no enforce label (or is not among the inputs), the level is, in order: the
 cluster default enforce level from the ``PodSecurityConfiguration`` named by ``pss.admission_config``
-if it is not privileged; else ``pss.default_level`` (``restricted``) -- except that a GPU workload
-is then held to ``baseline``, the level its dedicated namespace should carry.
+if it is not privileged; else ``pss.default_level`` (``restricted``) -- except that a GPU namespace
+(listed in ``gpu.namespaces`` or running a workload that requests a GPU resource) is then held to
+``baseline``, the level a dedicated GPU namespace should carry.
 
 The detail of each finding carries the level and version it was evaluated at.
 """
@@ -308,9 +309,24 @@ def level_for(ctx: ScanContext, ref: PodSpecRef) -> tuple[LevelVersion, str] | N
     if not s.admission.defaults.enforce.is_privileged:
         return s.admission.defaults.enforce, "cluster default"
     lv = s.default
-    if lv.level is Level.RESTRICTED and uses_gpu(ref.spec, s.gpu_resources):
-        return LevelVersion(Level.BASELINE, lv.version), "assumed (GPU workload)"
+    if lv.level is Level.RESTRICTED and ns in gpu_namespaces(ctx):
+        return LevelVersion(Level.BASELINE, lv.version), "assumed (GPU namespace)"
     return lv, "assumed"
+
+
+def gpu_namespaces(ctx: ScanContext) -> frozenset[str]:
+    """Namespaces configured as GPU namespaces, plus those whose workloads request GPUs."""
+    cached = ctx.cache.get("pss.gpu_namespaces")
+    if isinstance(cached, frozenset):
+        return cached
+    s = settings(ctx)
+    names = set(s.gpu_namespaces or ())
+    for ref in ctx.pod_specs():
+        if uses_gpu(ref.spec, s.gpu_resources):
+            names.add(ref.obj.namespace or "default")
+    result = frozenset(names)
+    ctx.cache["pss.gpu_namespaces"] = result
+    return result
 
 
 def _metadata_path(ref: PodSpecRef) -> str:

@@ -1,0 +1,176 @@
+"""The pss scan checks: per-check findings at each namespace's level, and namespace labels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from stockade.checks.registry import ScanContext, all_checks
+from stockade.config import Config
+from stockade.loading import load_paths
+from stockade.model import Finding
+
+DATA = Path(__file__).parent / "data"
+
+
+def scan(path: Path, config: Config | None = None) -> list[Finding]:
+    loaded = load_paths([str(path)])
+    assert not loaded.errors, loaded.errors
+    ctx = ScanContext(loaded.inventory, config or Config())
+    out: list[Finding] = []
+    for rc in all_checks():
+        if rc.spec.area == "pss":
+            out.extend(rc.run(ctx))
+    return out
+
+
+def keyed(findings: list[Finding]) -> set[tuple[str, str, str]]:
+    return {(f.check_id, str(f.subject), f.path) for f in findings}
+
+
+@pytest.fixture(scope="module")
+def platform() -> list[Finding]:
+    return scan(DATA / "scan.ml-platform.yaml")
+
+
+def test_one_spec_per_upstream_check() -> None:
+    from stockade.checks.pss.standards import SPECS
+    from stockade.engines.pss import CHECK_IDS
+
+    assert set(SPECS) == set(CHECK_IDS)
+    ids = {rc.spec.id for rc in all_checks() if rc.spec.area == "pss"}
+    assert ids == {s.id for s in SPECS.values()} | {
+        "pss.namespace-no-enforce-label",
+        "pss.namespace-privileged-undocumented",
+    }
+    for rc in all_checks():
+        if rc.spec.area == "pss":
+            assert rc.spec.remediation.endswith(".") and rc.spec.references
+
+
+def test_exact_findings(platform: list[Finding]) -> None:
+    assert keyed(platform) == {
+        # gpu namespace enforces baseline: only the baseline violation of the GPU worker
+        ("pss.host-namespaces", "RayCluster/gpu/llm", "spec.workerGroupSpecs[0].template.spec.hostIPC"),
+        # research has no label and runs GPU training: held to baseline
+        (
+            "pss.host-path-volumes",
+            "PyTorchJob/research/finetune",
+            "spec.pytorchReplicaSpecs.Worker.template.spec.volumes[0].hostPath",
+        ),
+        # serving enforces restricted: the KServe predictor's model container
+        (
+            "pss.privileged",
+            "InferenceService/serving/sentiment",
+            "spec.predictor.model.securityContext.privileged",
+        ),
+        ("pss.allow-privilege-escalation", "InferenceService/serving/sentiment", "spec.predictor.model"),
+        ("pss.capabilities-restricted", "InferenceService/serving/sentiment", "spec.predictor.model"),
+        ("pss.namespace-privileged-undocumented", "Namespace/ops", "metadata.labels"),
+        ("pss.namespace-no-enforce-label", "Namespace/research", "metadata.labels"),
+        ("pss.namespace-no-enforce-label", "Namespace/typo", "metadata.labels"),
+        ("pss.namespace-no-enforce-label", "Namespace/web", "metadata.labels"),
+    }
+
+
+def by(findings: list[Finding], check_id: str, subject: str) -> Finding:
+    (f,) = [f for f in findings if f.check_id == check_id and str(f.subject) == subject]
+    return f
+
+
+def test_detail_carries_level_and_version(platform: list[Finding]) -> None:
+    f = by(platform, "pss.host-namespaces", "RayCluster/gpu/llm")
+    assert f.message == "host namespaces"
+    assert f.detail == "hostIPC in worker:a100 [baseline:v1.30 enforce]"
+    assert dict(f.evidence)["check"] == "hostNamespaces"
+    assert dict(f.evidence)["version"] == "v1.30"
+    p = by(platform, "pss.privileged", "InferenceService/serving/sentiment")
+    assert p.detail.endswith("in predictor [restricted:latest enforce]")
+    h = by(platform, "pss.host-path-volumes", "PyTorchJob/research/finetune")
+    assert h.detail == 'volume "datasets" in worker [baseline:latest assumed (GPU namespace)]'
+
+
+def test_namespace_recommendations(platform: list[Finding]) -> None:
+    assert (
+        "enforce=baseline (GPU workloads)"
+        in by(platform, "pss.namespace-no-enforce-label", "Namespace/research").detail
+    )
+    web = by(platform, "pss.namespace-no-enforce-label", "Namespace/web").detail
+    assert "enforce=restricted" in web and "only pod-security.kubernetes.io/warn set" in web
+    typo = by(platform, "pss.namespace-no-enforce-label", "Namespace/typo")
+    assert typo.message == "invalid pod-security enforce label"
+    assert "enforces restricted:latest instead" in typo.detail
+
+
+def test_privileged_namespace_gets_no_pod_findings(platform: list[Finding]) -> None:
+    assert not [f for f in platform if str(f.subject) == "Deployment/ops/agent"]
+
+
+def test_unlabelled_non_gpu_namespace_is_held_to_restricted(tmp_path: Path) -> None:
+    f = tmp_path / "deploy.yaml"
+    f.write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n      - {name: web, image: nginx}\n"
+    )
+    found = scan(f)
+    assert {x.check_id for x in found} == {
+        "pss.allow-privilege-escalation",
+        "pss.capabilities-restricted",
+        "pss.run-as-non-root",
+        "pss.seccomp-profile-restricted",
+    }
+    assert all(x.detail.endswith("[restricted:latest assumed]") for x in found)
+    assert {x.path for x in found} == {"spec.template.spec.containers[0]"}
+
+
+def test_settings_default_level_and_admission_config(
+    tmp_path: Path, asset_writer: Callable[..., Path]
+) -> None:
+    deploy = asset_writer(
+        "deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
+        "spec:\n  template:\n    spec:\n      hostPID: true\n      containers:\n      - {name: web, image: nginx}\n",
+    )
+    cfg = Config.from_mapping({"pss": {"default_level": "baseline", "default_version": "v1.25"}})
+    found = scan(deploy, cfg)
+    assert [(x.check_id, x.detail) for x in found] == [
+        ("pss.host-namespaces", "hostPID [baseline:v1.25 assumed]")
+    ]
+    adm = asset_writer(
+        "psa.yaml",
+        "apiVersion: pod-security.admission.config.k8s.io/v1\nkind: PodSecurityConfiguration\n"
+        "defaults: {enforce: baseline}\nexemptions: {namespaces: [kube-system]}\n",
+    )
+    cfg = Config.from_mapping({"pss": {"admission_config": str(adm)}})
+    found = scan(deploy, cfg)
+    assert [(x.check_id, x.detail) for x in found] == [
+        ("pss.host-namespaces", "hostPID [baseline:latest cluster default]")
+    ]
+
+
+def test_exempt_namespace_and_runtime_class(asset_writer: Callable[..., Path]) -> None:
+    manifests = asset_writer(
+        "exempt.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: kube-system}\n"
+        "spec: {containers: [{name: a, securityContext: {privileged: true}}]}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: sandbox}\n"
+        "spec: {runtimeClassName: kata, containers: [{name: b, securityContext: {privileged: true}}]}\n",
+    )
+    adm = asset_writer(
+        "psa.yaml",
+        "apiVersion: pod-security.admission.config.k8s.io/v1\nkind: PodSecurityConfiguration\n"
+        "exemptions: {namespaces: [kube-system], runtimeClasses: [kata]}\n",
+    )
+    assert scan(manifests, Config.from_mapping({"pss": {"admission_config": str(adm)}})) == []
+
+
+@pytest.fixture
+def asset_writer(tmp_path: Path) -> Callable[..., Path]:
+    def write(name: str, text: str) -> Path:
+        p = tmp_path / name
+        p.write_text(text)
+        return p
+
+    return write
