@@ -204,10 +204,12 @@ def test_warn_only_for_allowed_pod() -> None:
     assert not rv.denied
     assert rv.warnings == (
         'would violate PodSecurity "restricted:v1.30": allowPrivilegeEscalation != false '
-        '(container "app" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities '
+        '(container "app" must set securityContext.allowPrivilegeEscalation=false), '
+        "unrestricted capabilities "
         '(container "app" must set securityContext.capabilities.drop=["ALL"]), runAsNonRoot != true '
         '(pod or container "app" must set securityContext.runAsNonRoot=true), seccompProfile '
-        '(pod or container "app" must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost")',
+        '(pod or container "app" must set securityContext.seccompProfile.type to '
+        '"RuntimeDefault" or "Localhost")',
     )
 
 
@@ -278,6 +280,7 @@ def test_dry_run_exempt_namespace_and_runtime_class() -> None:
     assert [g.first_pod for g in dry.groups] == ["priv"]
     ex = namespace_dry_run("kube-system", LevelVersion(R, LATEST), pods, config=CFG)
     assert ex.warnings() == [
-        'namespace "kube-system" is exempt from Pod Security, and the policy (restricted:latest) will be ignored'
+        'namespace "kube-system" is exempt from Pod Security, '
+        "and the policy (restricted:latest) will be ignored"
     ]
     assert namespace_dry_run("ml", LevelVersion(PRIV, LATEST), pods).warnings() == []

@@ -131,7 +131,8 @@ def test_settings_default_level_and_admission_config(
     deploy = asset_writer(
         "deploy.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
-        "spec:\n  template:\n    spec:\n      hostPID: true\n      containers:\n      - {name: web, image: nginx}\n",
+        "spec:\n  template:\n    spec:\n      hostPID: true\n"
+        "      containers:\n      - {name: web, image: nginx}\n",
     )
     cfg = Config.from_mapping({"pss": {"default_level": "baseline", "default_version": "v1.25"}})
     found = scan(deploy, cfg)
