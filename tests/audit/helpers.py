@@ -46,7 +46,13 @@ def event(
     if path:
         d["requestURI"] = path
     else:
-        ref = {"resource": resource, "namespace": namespace, "name": name, "apiGroup": group, "apiVersion": "v1"}
+        ref = {
+            "resource": resource,
+            "namespace": namespace,
+            "name": name,
+            "apiGroup": group,
+            "apiVersion": "v1",
+        }
         if sub:
             ref["subresource"] = sub
         d["objectRef"] = {k: v for k, v in ref.items() if v}

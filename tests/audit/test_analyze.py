@@ -67,18 +67,34 @@ def test_rbac_and_webhook_changes_are_listed_but_reads_are_not() -> None:
     r = _analyse(
         event("alice", "create", "clusterrolebindings", "", "admin-me", group="rbac.authorization.k8s.io"),
         event("alice", "get", "clusterroles", "", "admin", group="rbac.authorization.k8s.io"),
-        event("bob", "delete", "validatingwebhookconfigurations", "", "gatekeeper", group="admissionregistration.k8s.io"),
+        event(
+            "bob",
+            "delete",
+            "validatingwebhookconfigurations",
+            "",
+            "gatekeeper",
+            group="admissionregistration.k8s.io",
+        ),
     )
     assert [(c["user"], c["verb"], c["resource"], c["name"]) for c in r["rbacChanges"]] == [
         ("alice", "create", "clusterrolebindings", "admin-me")
     ]
-    assert [(c["user"], c["verb"], c["name"]) for c in r["webhookChanges"]] == [("bob", "delete", "gatekeeper")]
+    assert [(c["user"], c["verb"], c["name"]) for c in r["webhookChanges"]] == [
+        ("bob", "delete", "gatekeeper")
+    ]
 
 
 def test_failure_bursts_from_one_ip_are_reported_once() -> None:
     fails = [
-        event("system:anonymous", "get", path="/api/v1/secrets", code=401, ip="203.0.113.9",
-              ts=f"2026-11-02T10:00:{i:02d}Z", groups=["system:unauthenticated"])
+        event(
+            "system:anonymous",
+            "get",
+            path="/api/v1/secrets",
+            code=401,
+            ip="203.0.113.9",
+            ts=f"2026-11-02T10:00:{i:02d}Z",
+            groups=["system:unauthenticated"],
+        )
         for i in range(25)
     ]
     r = _analyse(*fails, burst_threshold=20)
@@ -89,7 +105,9 @@ def test_failure_bursts_from_one_ip_are_reported_once() -> None:
 
 
 def test_spread_out_failures_are_no_burst() -> None:
-    fails = [event("bob", "get", "secrets", "x", "y", code=403, ts=f"2026-11-02T{i:02d}:00:00Z") for i in range(24)]
+    fails = [
+        event("bob", "get", "secrets", "x", "y", code=403, ts=f"2026-11-02T{i:02d}:00:00Z") for i in range(24)
+    ]
     r = _analyse(*fails, burst_threshold=5)
     assert r["failureBursts"] == []
     assert r["failedRequests"] == [{"code": 403, "user": "bob", "count": 24}]

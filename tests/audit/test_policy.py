@@ -18,7 +18,10 @@ POD_GET = AuditRequest("alice", ("team-a",), "get", True, "", "pods", "", "web-0
     ("body", "message"),
     [
         ({"rules": [{"level": "Verbose"}]}, "rules[0].level: unknown audit level 'Verbose'"),
-        ({"rules": [{"level": "None", "omitStages": ["Started"]}]}, "rules[0].omitStages: unknown stage 'Started'"),
+        (
+            {"rules": [{"level": "None", "omitStages": ["Started"]}]},
+            "rules[0].omitStages: unknown stage 'Started'",
+        ),
         ({"omitStages": ["Nope"], "rules": []}, "omitStages: unknown stage 'Nope'"),
         (
             {"rules": [{"level": "Metadata", "nonResourceURLs": ["/x"], "namespaces": ["a"]}]},
@@ -30,7 +33,10 @@ POD_GET = AuditRequest("alice", ("team-a",), "get", True, "", "pods", "", "web-0
         ),
         ({"rules": [{"level": "Metadata", "nonResourceURLs": ["healthz"]}]}, "'healthz' must begin with '/'"),
         ({"rules": [{"level": "Metadata", "nonResourceURLs": ["/a*/b"]}]}, "'/a*/b' may only end with '*'"),
-        ({"rules": [{"level": "Metadata", "resources": [{"group": "Apps"}]}]}, "'Apps' is not a valid API group"),
+        (
+            {"rules": [{"level": "Metadata", "resources": [{"group": "Apps"}]}]},
+            "'Apps' is not a valid API group",
+        ),
         ({"kind": "ConfigMap", "rules": []}, "expected kind Policy"),
     ],
 )
@@ -51,7 +57,12 @@ def test_star_group_is_literal_before_1_36() -> None:
 def test_group_entry_without_resources_ignores_nothing_else() -> None:
     # namespaces and resources are ANDed: right group, wrong namespace -> no match.
     p = Policy.from_dict(
-        {"rules": [{"level": "Request", "namespaces": ["other"], "resources": [{"group": ""}]}, {"level": "Metadata"}]}
+        {
+            "rules": [
+                {"level": "Request", "namespaces": ["other"], "resources": [{"group": ""}]},
+                {"level": "Metadata"},
+            ]
+        }
     )
     got = p.evaluate(POD_GET)
     assert (got.level, got.rule_index) == (Level.METADATA, 1)
@@ -100,7 +111,9 @@ def test_event_to_request_clears_create_name_and_query() -> None:
     assert created.to_request().name == ""
     exec_ = parse_event(event("alice", "create", "pods", "team-a", "web-0", sub="exec"))
     assert exec_.to_request().name == "web-0"
-    url = parse_event(event("system:anonymous", "get", path="/healthz?verbose=1", groups=["system:unauthenticated"]))
+    url = parse_event(
+        event("system:anonymous", "get", path="/healthz?verbose=1", groups=["system:unauthenticated"])
+    )
     req = url.to_request()
     assert (req.resource_request, req.path, req.user) == (False, "/healthz", "system:anonymous")
 

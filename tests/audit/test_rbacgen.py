@@ -103,8 +103,12 @@ def test_generated_manifests_are_narrow() -> None:
         ("RoleBinding", "team-a"),
     ]
     team_a = docs[4]["rules"]
-    assert {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["denied-one", "hf-token", "s3-creds"],
-            "verbs": ["get"]} in team_a
+    assert {
+        "apiGroups": [""],
+        "resources": ["secrets"],
+        "resourceNames": ["denied-one", "hf-token", "s3-creds"],
+        "verbs": ["get"],
+    } in team_a
     assert {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "list", "watch"]} in team_a
     assert docs[1]["subjects"] == [{"kind": "ServiceAccount", "name": "trainer", "namespace": "team-a"}]
     assert {"nonResourceURLs": ["/metrics"], "verbs": ["get"]} in docs[0]["rules"]
@@ -137,7 +141,9 @@ def test_user_subject_binds_as_user() -> None:
     subject = parse_subject("alice@example.com", None)
     perms = permissions_of(parsed(event("alice@example.com", "get", "pods", "a", "p")), subject)
     docs = generate(perms, subject, name="alice-least")
-    assert docs[1]["subjects"] == [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "alice@example.com"}]
+    assert docs[1]["subjects"] == [
+        {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "alice@example.com"}
+    ]
     assert docs[0]["metadata"]["name"] == "alice-least"
     authz = Authorizer.from_objects(docs, bootstrap=False)
     assert authz.allows(UserInfo("alice@example.com"), Attributes("get", "a", resource="pods", name="p"))
