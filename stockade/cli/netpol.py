@@ -128,8 +128,8 @@ def _load(args: argparse.Namespace) -> tuple[World, int]:
         print(f"stockade: error: {err}", file=sys.stderr)
     world = world_from_inventory(result.inventory, _options(args))
     for skipped in world.skipped:
-        obj = world.sources.get(skipped.ref)
-        where = f"{obj[0].location}: " if obj else ""
+        obj = world.policy_sources.get(skipped.ref.removeprefix("NetworkPolicy/"))
+        where = f"{obj.location}: " if obj is not None else ""
         print(f"stockade: warning: {where}{skipped.ref}: {skipped.reason} (rejected by the API server; ignored)", file=sys.stderr)
     return world, (2 if result.errors else 0)
 

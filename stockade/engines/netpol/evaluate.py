@@ -172,7 +172,7 @@ class Analyzer:
         if peer.namespaces is None:
             if pod.namespace != policy_ns:
                 return False
-        elif not peer.namespaces.matches(self.world.namespaces[pod.namespace].labels):
+        elif not peer.namespaces.matches(self.world.namespace_labels(pod.namespace)):
             return False
         return peer.pods.matches(pod.labels)
 
@@ -244,11 +244,8 @@ class Analyzer:
         """Whether a tier policy selects the pod (hostNetwork pods are never subjects)."""
         if pod.host_network:
             return False
-        ns = self.world.namespaces.get(pod.namespace)
-        return (
-            ns is not None
-            and pol.subject_namespaces.matches(ns.labels)
-            and pol.subject_pods.matches(pod.labels)
+        return pol.subject_namespaces.matches(self.world.namespace_labels(pod.namespace)) and pol.subject_pods.matches(
+            pod.labels
         )
 
     def tier_peer_matches(self, peer: TierPeer, remote: Endpoint) -> bool:
@@ -257,8 +254,8 @@ class Analyzer:
             pod = remote.pod
             if pod is None or pod.host_network:
                 return False
-            ns = self.world.namespaces.get(pod.namespace)
-            return ns is not None and peer.namespaces.matches(ns.labels) and peer.pods.matches(pod.labels)
+            ns_labels = self.world.namespace_labels(pod.namespace)
+            return peer.namespaces.matches(ns_labels) and peer.pods.matches(pod.labels)
         if peer.kind == "nodes":
             node = remote.node
             if node is None and remote.pod is not None and remote.pod.host_network:

@@ -124,7 +124,7 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
     world.sources.update(sources)
     for o in policy_objs:
         ref = f"{o.namespace or 'default'}/{o.name}" if o.kind in NETWORKPOLICY_KINDS else f"{o.kind}/{o.name}"
-        world.sources[ref] = (o, "spec")
+        world.policy_sources[ref] = o
     return world
 
 

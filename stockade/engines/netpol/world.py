@@ -62,7 +62,9 @@ class World:
         self.aliases: dict[str, str] = dict(aliases or {})
         """Extra endpoint names: a workload whose real pods are present -> one of those pods."""
         self.sources: dict[str, Any] = {}
-        """Pod keys and policy refs -> the object they came from (set by the inventory builder)."""
+        """Pod keys -> (object, pod spec path) they came from (set by the inventory builder)."""
+        self.policy_sources: dict[str, Any] = {}
+        """Policy refs (``ns/name``, ``Kind/name`` for tiers) -> the object (set by the inventory builder)."""
         self.pods: dict[str, Pod] = {}
         for pod in pods:
             self.pods[pod.key] = pod
@@ -101,6 +103,11 @@ class World:
     def baseline_policies(self) -> list[TierPolicy]:
         """Baseline-tier policies in precedence order."""
         return [p for p in self.tier_policies if p.tier == "baseline"]
+
+    def namespace_labels(self, name: str) -> Mapping[str, str]:
+        """A namespace's labels; an unknown namespace has only its automatic name label."""
+        ns = self.namespaces.get(name)
+        return ns.labels if ns is not None else {NS_NAME_LABEL: name}
 
     def node_ips(self, pod: Pod) -> tuple[IPAddress, ...]:
         """The IPs of a pod's node (a hostNetwork pod's own IPs)."""

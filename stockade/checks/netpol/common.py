@@ -1,0 +1,151 @@
+"""Shared plumbing for the netpol checks: the engine built once per scan, and settings.
+
+Settings (``netpol:`` in stockade.yaml)::
+
+    netpol:
+      sensitive_labels: ["data=sensitive", "stockade.io/sensitive"]   # key=value or key (exists)
+      ignore_namespaces: [kube-system, kube-public, kube-node-lease]
+      ipblock_matches_pod_ips: true       # implementation-defined behaviours, upstream defaults
+      hostnetwork: node-traffic           # or pod-like
+      self_exempt: true
+      egress_to_own_node: false
+      endport_supported: true
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from stockade.errors import ConfigError
+from stockade.model import Reference
+
+if TYPE_CHECKING:
+    from stockade.checks.registry import ScanContext
+    from stockade.engines.netpol import Analyzer, Pod, World
+    from stockade.loading.objects import K8sObject
+
+NP_DOC = Reference(
+    "Kubernetes: Network Policies", "https://kubernetes.io/docs/concepts/services-networking/network-policies/"
+)
+ANP_DOC = Reference(
+    "Network Policy API: AdminNetworkPolicy and ClusterNetworkPolicy", "https://network-policy-api.sigs.k8s.io/"
+)
+DEFAULT_SENSITIVE = ("data=sensitive", "stockade.io/sensitive=true")
+DEFAULT_IGNORED = ("kube-system", "kube-public", "kube-node-lease")
+
+# Representative addresses outside any cluster range, tried besides the edges of every ipBlock.
+PUBLIC_PROBES = ("198.51.100.10", "203.0.113.7", "8.8.8.8", "2001:db8::10")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The ``netpol`` configuration section, validated."""
+
+    sensitive: tuple[tuple[str, str | None], ...]
+    ignore_namespaces: frozenset[str]
+    options: Mapping[str, Any]
+
+    def is_sensitive(self, labels: Mapping[str, str]) -> bool:
+        """Whether a pod carries one of the sensitive-data labels."""
+        return any(k in labels and (v is None or labels[k] == v) for k, v in self.sensitive)
+
+
+def settings(ctx: ScanContext) -> Settings:
+    """Settings from the ``netpol`` configuration section (memoised per scan)."""
+    hit = ctx.cache.get("netpol.settings")
+    if hit is not None:
+        return hit  # type: ignore[no-any-return]
+    sec = ctx.config.section("netpol")
+    src = ctx.config.source or "<config>"
+    labels = sec.get("sensitive_labels", list(DEFAULT_SENSITIVE))
+    if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
+        raise ConfigError(f"{src}: netpol.sensitive_labels must be a list of 'key' or 'key=value' strings")
+    sensitive = tuple((x.split("=", 1)[0], x.split("=", 1)[1]) if "=" in x else (x, None) for x in labels)
+    ignored = sec.get("ignore_namespaces", list(DEFAULT_IGNORED))
+    if not isinstance(ignored, list) or not all(isinstance(x, str) for x in ignored):
+        raise ConfigError(f"{src}: netpol.ignore_namespaces must be a list of namespace names")
+    opts: dict[str, Any] = {}
+    for key in ("ipblock_matches_pod_ips", "self_exempt", "egress_to_own_node", "endport_supported"):
+        if key in sec:
+            if not isinstance(sec[key], bool):
+                raise ConfigError(f"{src}: netpol.{key} must be true or false")
+            opts[key] = sec[key]
+    if "hostnetwork" in sec:
+        if sec["hostnetwork"] not in ("node-traffic", "pod-like"):
+            raise ConfigError(f"{src}: netpol.hostnetwork must be node-traffic or pod-like")
+        opts["hostnetwork"] = sec["hostnetwork"]
+    result = Settings(sensitive, frozenset(ignored), opts)
+    ctx.cache["netpol.settings"] = result
+    return result
+
+
+def engine(ctx: ScanContext) -> tuple[World, Analyzer]:
+    """The world and analyzer for this scan, built once and shared by every netpol check."""
+    hit = ctx.cache.get("netpol.engine")
+    if hit is None:
+        from stockade.engines.netpol import Analyzer, Options
+        from stockade.engines.netpol.inventory import world_from_inventory
+
+        world = world_from_inventory(ctx.inventory, Options(**settings(ctx).options))
+        hit = (world, Analyzer(world))
+        ctx.cache["netpol.engine"] = hit
+    return hit  # type: ignore[no-any-return]
+
+
+def pod_source(world: World, pod: Pod) -> tuple[K8sObject, str] | None:
+    """The object a pod (or workload) came from and the field path of its labels."""
+    src = world.sources.get(pod.key)
+    if src is None:
+        return None
+    obj, spec_path = src
+    base = spec_path[: -len(".spec")] if spec_path.endswith(".spec") else ""
+    return obj, f"{base}.metadata.labels" if base else "metadata.labels"
+
+
+def governed_pods(world: World, analyzer: Analyzer, ignored: frozenset[str]) -> Iterator[Pod]:
+    """Pods NetworkPolicies apply to, outside ignored namespaces, with a source object."""
+    from stockade.engines.netpol import Endpoint
+
+    for pod in world.pods.values():
+        if pod.namespace in ignored or pod.key not in world.sources:
+            continue
+        if analyzer.governed(Endpoint("pod", pod=pod)) is not None:
+            yield pod
+
+
+def external_candidates(world: World, policies: Any) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """Addresses outside the cluster worth testing: public probes and the edges of every ipBlock."""
+    cluster = {ip for p in world.pods.values() for ip in p.ips} | {ip for n in world.nodes.values() for ip in n.ips}
+    seen: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    cands = [ipaddress.ip_address(x) for x in PUBLIC_PROBES]
+    for pol in policies:
+        for rules in (pol.ingress or (), pol.egress or ()):
+            for rule in rules:
+                for peer in rule.peers or ():
+                    block = peer.ip_block
+                    if block is None:
+                        continue
+                    cands += [block.cidr.network_address, block.cidr.broadcast_address]
+                    for ex in block.excepts:
+                        for edge in (int(ex.network_address) - 1, int(ex.broadcast_address) + 1):
+                            try:
+                                ip = ipaddress.ip_address(edge) if ex.version == 4 else ipaddress.IPv6Address(edge)
+                            except ValueError:
+                                continue
+                            cands.append(ip)
+    for ip in cands:
+        if ip not in cluster and ip not in seen:
+            seen.append(ip)
+    return seen
+
+
+def serving_ports(pod: Pod) -> list[tuple[int, str, str]]:
+    """(port, protocol, name) the pod's containers declare."""
+    out = []
+    for cp in pod.ports:
+        if (cp.port, cp.protocol) not in {(p, pr) for p, pr, _ in out}:
+            out.append((cp.port, cp.protocol, cp.name))
+    return out
