@@ -141,7 +141,8 @@ def _event(rng: random.Random, i: int, t0: float) -> dict[str, Any]:
             "resource": res,
             "subresource": sub,
             "namespace": ns,
-            "name": f"{rng.choice(['bert-predictor', 'jupyter-nb', 'train-worker'])}-7d9f8c6b5-{rng.randrange(10000):05d}",
+            "name": f"{rng.choice(['bert-predictor', 'jupyter-nb', 'train-worker'])}-7d9f8c6b5-"
+            f"{rng.randrange(10000):05d}",
             "apiGroup": group,
             "apiVersion": "v1",
         }
@@ -229,7 +230,8 @@ def main() -> None:
     dt = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"full analysis:  {stats.events / dt:>12,.0f} events/s ({dt:.1f}s); peak RSS {rss:,.0f} MB (target < 300)"
+        f"full analysis:  {stats.events / dt:>12,.0f} events/s ({dt:.1f}s); "
+        f"peak RSS {rss:,.0f} MB (target < 300)"
     )
     print(
         f"  {len(result['secretReads'])} secret readers, {len(result['podAccess'])} exec targets, "
@@ -262,7 +264,8 @@ def main() -> None:
             levels[lvl] = levels.get(lvl, 0) + 1
     dt = time.perf_counter() - t
     print(
-        f"policy engine:  {len(reqs) * rounds / dt:>12,.0f} evaluations/s ({len(POLICY['rules'])} rules); levels {levels}"
+        f"policy engine:  {len(reqs) * rounds / dt:>12,.0f} evaluations/s "
+        f"({len(POLICY['rules'])} rules); levels {levels}"
     )
     if not args.keep:
         os.unlink(path)

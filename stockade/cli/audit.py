@@ -142,7 +142,8 @@ def run_level(args: argparse.Namespace) -> int:
             rule = f"rules[{cfg.rule_index}]" if cfg.rule_index is not None else "no rule matched"
             stages = ",".join(out["omitStages"]) or "-"
             print(
-                f"level={out['level']} omitStages={stages} omitManagedFields={str(out['omitManagedFields']).lower()} ({rule})"
+                f"level={out['level']} omitStages={stages} "
+                f"omitManagedFields={str(out['omitManagedFields']).lower()} ({rule})"
             )
         return 0
 
@@ -180,7 +181,8 @@ def run_level(args: argparse.Namespace) -> int:
             target = f"{ev.combined_resource} {ev.namespace}/{ev.name}" if ev.resource_request else req.path
             recorded = "omitted" if ev.stage in cur.omit_stages else ""
             write(
-                f"{ev.audit_id[:12]:12} {ev.stage[:16]:16} {ev.verb:8} {target[:60]:60} {cur.level.label:15} {recorded}\n"
+                f"{ev.audit_id[:12]:12} {ev.stage[:16]:16} {ev.verb:8} {target[:60]:60} "
+                f"{cur.level.label:15} {recorded}\n"
             )
     if new is not None:
         summary = cmp.to_json()
@@ -210,7 +212,8 @@ def _print_comparison(s: dict[str, Any]) -> None:
     print(f"changed events: {s['changedEvents']:,}; stages in log: {s['stagesSeen']}")
     if new["unsizedBodies"] or cur["unsizedBodies"]:
         print(
-            f"note: {new['unsizedBodies']:,} events (new) / {cur['unsizedBodies']:,} (current) would record bodies "
+            f"note: {new['unsizedBodies']:,} events (new) / {cur['unsizedBodies']:,} (current) "
+            "would record bodies "
             "the log does not hold; their bytes are a lower bound"
         )
 
@@ -284,7 +287,8 @@ def _live_alert(ev: Any) -> str | None:
         what = "admission change"
     if what is None:
         return None
-    return f"{ev.timestamp} {what}: {ev.identity} {ev.verb} {ev.combined_resource} {ev.namespace}/{ev.name} -> {ev.code}"
+    target = f"{ev.combined_resource} {ev.namespace}/{ev.name}"
+    return f"{ev.timestamp} {what}: {ev.identity} {ev.verb} {target} -> {ev.code}"
 
 
 def run_analyze(args: argparse.Namespace) -> int:

@@ -25,7 +25,8 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
         (
             "audit-policy.sensitive-request-bodies",
             "rules[1].level",
-            "rules[1] records secrets, configmaps, token requests, TokenReviews at Request (e.g. a user: get secrets)",
+            "rules[1] records secrets, configmaps, token requests, TokenReviews at Request "
+            "(e.g. a user: get secrets)",
         ),
         (
             "audit-policy.shadowed-rule",

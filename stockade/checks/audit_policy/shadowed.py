@@ -39,6 +39,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                 obj,
                 f"rules[{i}]",
                 "rule is shadowed by earlier rules",
-                f"rules[{i}] ({policy.rules[i].level.label}) is never reached: every request it matches is decided by {culprits}",
+                f"rules[{i}] ({policy.rules[i].level.label}) is never reached: "
+                f"every request it matches is decided by {culprits}",
                 evidence=(("rule", i), ("shadowedBy", tuple(by))),
             )

@@ -156,15 +156,38 @@ def parse_event(d: Mapping[str, Any], size: int = 0) -> AuditEvent:
     )
     for i in _STR_FIELDS:
         if ev[i].__class__ is not str:
-            return ev._replace(
-                **{f: (v if v.__class__ is str else "") for f, v in zip(ev._fields, ev) if f in _STR_NAMES}
-            )
+            return _normalised(ev)
     return ev
 
 
+def _normalised(ev: AuditEvent) -> AuditEvent:
+    """``ev`` with every string field of another type read as empty (malformed input)."""
+    values: list[Any] = list(ev)
+    for i in _STR_FIELDS:
+        if values[i].__class__ is not str:
+            values[i] = ""
+    return AuditEvent(*values)
+
+
 _STR_NAMES = frozenset(
-    """audit_id stage level verb request_uri user impersonated_user source_ip user_agent api_group resource
-    subresource namespace name timestamp decision""".split()
+    {
+        "audit_id",
+        "stage",
+        "level",
+        "verb",
+        "request_uri",
+        "user",
+        "impersonated_user",
+        "source_ip",
+        "user_agent",
+        "api_group",
+        "resource",
+        "subresource",
+        "namespace",
+        "name",
+        "timestamp",
+        "decision",
+    }
 )
 _STR_FIELDS: tuple[int, ...] = ()
 

@@ -363,9 +363,10 @@ class Policy:
                     entries = c.by_group.get(api_group)
                     if not _any_entry(entries, c.star_group, api_group, resource, subresource, name):
                         continue
-            elif c.scope == _NONRES:
-                if not (c.urls_all or path in c.urls_exact or any(path.startswith(p) for p in c.urls_prefix)):
-                    continue
+            elif c.scope == _NONRES and not (
+                c.urls_all or path in c.urls_exact or any(path.startswith(p) for p in c.urls_prefix)
+            ):
+                continue
             return c.result
         return self.default
 
@@ -386,10 +387,7 @@ def _any_entry(
         for gr in entries:
             if gr.matches(api_group, resource, subresource, name, False):
                 return True
-    for gr in star:
-        if gr.matches(api_group, resource, subresource, name, True):
-            return True
-    return False
+    return any(gr.matches(api_group, resource, subresource, name, True) for gr in star)
 
 
 # ------------------------------------------------------------------ parsing and validation

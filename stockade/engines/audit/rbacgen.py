@@ -99,24 +99,24 @@ def _rules(perms: list[Permission]) -> list[dict[str, Any]]:
                 cur.add(p.name)
     # merge verbs with the same (group, resource, names)
     by_res: dict[tuple[str, str, tuple[str, ...]], set[str]] = defaultdict(set)
-    for (g, r, v), names in named.items():
-        by_res[(g, r, tuple(sorted(names)) if names else ())].add(v)
+    for (g, r, v), name_set in named.items():
+        by_res[(g, r, tuple(sorted(name_set)) if name_set else ())].add(v)
     # merge resources with the same (group, verbs, names)
     by_verbs: dict[tuple[str, tuple[str, ...], tuple[str, ...]], set[str]] = defaultdict(set)
-    for (g, r, names), verbs in by_res.items():
-        by_verbs[(g, tuple(sorted(verbs)), names)].add(r)
+    for (g, r, name_key), verb_set in by_res.items():
+        by_verbs[(g, tuple(sorted(verb_set)), name_key)].add(r)
     rules: list[dict[str, Any]] = []
-    for (g, verbs, names), res in sorted(by_verbs.items()):
+    for (g, verb_key, name_key), res in sorted(by_verbs.items()):
         rule: dict[str, Any] = {"apiGroups": [g], "resources": sorted(res)}
-        if names:
-            rule["resourceNames"] = list(names)
-        rule["verbs"] = list(verbs)
+        if name_key:
+            rule["resourceNames"] = list(name_key)
+        rule["verbs"] = list(verb_key)
         rules.append(rule)
     by_url_verbs: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    for url, verbs in sorted(urls.items()):
-        by_url_verbs[tuple(sorted(verbs))].append(url)
-    for verbs, url_list in sorted(by_url_verbs.items()):
-        rules.append({"nonResourceURLs": url_list, "verbs": list(verbs)})
+    for url, url_verbs in sorted(urls.items()):
+        by_url_verbs[tuple(sorted(url_verbs))].append(url)
+    for verb_key2, url_list in sorted(by_url_verbs.items()):
+        rules.append({"nonResourceURLs": url_list, "verbs": list(verb_key2)})
     return rules
 
 

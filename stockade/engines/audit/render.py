@@ -36,7 +36,8 @@ def render_table(r: dict[str, Any]) -> str:
         ("webhookChanges", "admission webhook / policy changes"),
     ):
         rows = [
-            f"   {c['time']} {c['user']} {c['verb']} {c['resource']} {c['namespace'] + '/' if c['namespace'] else ''}"
+            f"   {c['time']} {c['user']} {c['verb']} {c['resource']} "
+            f"{c['namespace'] + '/' if c['namespace'] else ''}"
             f"{c['name']} -> {c['code']}"
             for c in r[key][:200]
         ]
@@ -56,7 +57,8 @@ def render_table(r: dict[str, Any]) -> str:
     _section(lines, "access across team namespaces", rows)
     if "anomalies" in r:
         rows = [
-            f"   {a['score']:.2f} {a['identity']}: {a['reason']} (x{a['count']}, first {a['first']}, e.g. {a['example']})"
+            f"   {a['score']:.2f} {a['identity']}: {a['reason']} "
+            f"(x{a['count']}, first {a['first']}, e.g. {a['example']})"
             for a in r["anomalies"][:100]
         ]
         _section(lines, "anomalies (score, identity, reason)", rows)
@@ -65,7 +67,8 @@ def render_table(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px;text-align:left}h2{margin-top:1.6em}
 .bar{display:inline-block;background:#3b7dd8;height:10px;vertical-align:middle}.act td{padding:0;border:none}
 .cell{width:6px;height:14px}"""
@@ -101,7 +104,8 @@ def _activity(act: dict[str, dict[str, int]], limit: int = 60) -> str:
 def render_html(r: dict[str, Any]) -> str:
     """A self-contained HTML report (no scripts, no external resources)."""
     parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Stockade audit analysis</title><style>{_CSS}</style>"
+        "<!doctype html><html><head><meta charset='utf-8'><title>Stockade audit analysis</title>"
+        f"<style>{_CSS}</style>"
         "</head><body><h1>Stockade audit analysis</h1>",
         f"<p>{r['events']:,} events, {r['analysedRequests']:,} requests analysed, "
         f"{html.escape(r['window']['first'] or '-')} .. {html.escape(r['window']['last'] or '-')}</p>",

@@ -12,7 +12,6 @@ groups only make earlier rules match more.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from stockade.engines.audit.policy import AuditConfig, AuditRequest, Level, Policy, PolicyRule, path_matches
