@@ -202,7 +202,7 @@ def test_bad_rbac_config_is_a_config_error() -> None:
     from stockade.errors import ConfigError
 
     cfg = Config.from_mapping({"rbac": {"break_glass_groups": "admins"}})
-    with pytest.raises(ConfigError, match="rbac.break_glass_groups"):
+    with pytest.raises(ConfigError, match=r"rbac\.break_glass_groups"):
         _scan(DATA / "pass.cluster-admin-break-glass.yaml", cfg)
 
 

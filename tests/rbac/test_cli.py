@@ -86,7 +86,7 @@ def test_can_i_cluster_scoped_kinds_and_crds_use_empty_namespace(
     assert run(capsys, "can-i", "list", "cq", *who, "-f", inputs)[0] == 0
     assert run(capsys, "can-i", "list", "clusterqueues.kueue.x-k8s.io", *who, "-f", inputs)[0] == 0
     assert run(capsys, "can-i", "get", "nodes", "n1", *who, "-f", inputs)[0] == 0
-    code, out, err = run(capsys, "can-i", "get", "nodes", "-n", "ml", *who, "-f", inputs)
+    code, _out, err = run(capsys, "can-i", "get", "nodes", "-n", "ml", *who, "-f", inputs)
     assert code == 0 and "not namespace scoped" in err
 
 
