@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from stockade.engines.pss import evaluate
+from stockade.engines.pss import CHECK_IDS, CHECKS, Level, evaluate, parse_version, plan
 from tests.conftest import record_conformance, shared_path
 
 # Prefix (lower-cased check id) -> substring upstream requires in the denial message.
@@ -45,6 +45,27 @@ def _prefix(stem: str) -> str:
     return stem.rstrip("0123456789")
 
 
+_ID_BY_PREFIX = {cid.lower(): cid for cid in CHECK_IDS}
+
+
+def _expected_checks(prefix: str, level: str, version: str) -> set[str]:
+    """The check a fail fixture was generated for, or the restricted check overriding it.
+
+    Stricter than upstream (which matches only a substring): the denial must come from that check.
+    """
+    cid = _ID_BY_PREFIX[prefix]
+    minor = parse_version(version).effective_minor
+    active = {i for i, _ in plan(Level(level), minor)}
+    if cid in active:
+        return {cid}
+    overriding = set()
+    for cd in CHECKS:
+        impl = cd.at(minor)
+        if cd.id in active and impl is not None and cid in impl.overrides:
+            overriding.add(cd.id)
+    return overriding
+
+
 def _check(path: Path, level: str, version: str, outcome: str) -> str | None:
     """None when the fixture gives upstream's answer, else a one-line explanation."""
     pod = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
@@ -59,6 +80,9 @@ def _check(path: Path, level: str, version: str, outcome: str) -> str | None:
     want = EXPECTED_SUBSTRING[_prefix(path.stem)]
     if want not in message:
         return f"denial lacks {want!r}: {message}"
+    checks = _expected_checks(_prefix(path.stem), level, version)
+    if not checks & {v.check_id for v in result.violations}:
+        return f"denied by {[v.check_id for v in result.violations]}, expected one of {sorted(checks)}"
     return None
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stockade.checks.registry import ScanContext, declare, register
@@ -254,7 +255,13 @@ def settings(ctx: ScanContext) -> ScanSettings:
     except ValueError as e:
         raise ConfigError(f"{src}: pss: {e}") from None
     adm_path = sec.get("admission_config")
-    admission = PodSecurityConfiguration.load(str(adm_path)) if adm_path else PodSecurityConfiguration()
+    admission = PodSecurityConfiguration()
+    if adm_path:
+        path = Path(str(adm_path))
+        if not path.is_absolute() and ctx.config.source and Path(ctx.config.source).is_file():
+            # relative to the stockade.yaml that names it, like the API server's admission config
+            path = Path(ctx.config.source).parent / path
+        admission = PodSecurityConfiguration.load(path)
     reasons = sec.get("reason_annotations", list(DEFAULT_REASON_ANNOTATIONS))
     if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
         raise ConfigError(f"{src}: pss.reason_annotations must be a list of strings")
