@@ -200,3 +200,28 @@ def test_reader_handles_gzip_bad_lines_and_event_lists(tmp_path: Path) -> None:
     assert [e.user for e in evs] == ["alice"] * 4
     assert stats.bad_lines == 2
     assert stats.first_errors == [f"{gz}:3: not valid JSON", f"{gz}:4: not a JSON object"]
+
+
+def test_follow_reads_lines_appended_later(tmp_path: Path) -> None:
+    import threading
+
+    log = write_log(tmp_path / "live.log", [event("alice", "get", "pods", "a", "p")])
+    second = json.dumps(event("bob", "get", "secrets", "a", "s"))
+
+    def append() -> None:
+        with log.open("a") as f:
+            f.write(second[:20])  # a partial line first: the reader must wait for the rest
+            f.flush()
+            threading.Event().wait(0.1)
+            f.write(second[20:] + "\n")
+
+    seen: list[str] = []
+    t = threading.Timer(0.1, append)
+    t.start()
+    stats = ReadStats()
+    for ev in iter_events([str(log)], stats, follow=True, stop=lambda: len(seen) >= 2):
+        seen.append(ev.user)
+        if len(seen) >= 2:
+            break
+    t.join()
+    assert seen == ["alice", "bob"]
