@@ -70,6 +70,10 @@ def _check(path: Path, level: str, version: str, outcome: str) -> str | None:
     """None when the fixture gives upstream's answer, else a one-line explanation."""
     pod = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
     result = evaluate(pod.get("metadata"), pod.get("spec"), level, version)
+    # upstream also wraps each pod in a Deployment: its template must get the same verdict
+    template = evaluate(pod.get("metadata"), pod.get("spec"), level, version, is_pod=False)
+    if template.allowed != result.allowed:
+        return f"pod and template verdicts differ: {result.message!r} vs {template.message!r}"
     if outcome == "pass":
         return None if result.allowed else f"denied: {result.message}"
     if result.allowed:
