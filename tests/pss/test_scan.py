@@ -175,3 +175,23 @@ def asset_writer(tmp_path: Path) -> Callable[..., Path]:
         return p
 
     return write
+
+
+def test_gpu_workload_in_restricted_namespace_gets_baseline_hint(asset_writer: Callable[..., Path]) -> None:
+    manifests = asset_writer(
+        "gpu-in-restricted.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shared\n"
+        "  labels: {pod-security.kubernetes.io/enforce: restricted}\n---\n"
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: train, namespace: shared}\n"
+        "spec:\n  template:\n    spec:\n      containers:\n"
+        "      - {name: t, image: torch, resources: {limits: {nvidia.com/gpu: 1}}}\n",
+    )
+    found = scan(manifests)
+    assert {f.check_id for f in found} == {
+        "pss.allow-privilege-escalation",
+        "pss.capabilities-restricted",
+        "pss.run-as-non-root",
+        "pss.seccomp-profile-restricted",
+    }
+    for f in found:
+        assert dict(f.evidence)["hint"].startswith("GPU workload that meets baseline")

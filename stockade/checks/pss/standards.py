@@ -456,6 +456,7 @@ def locate(check_id: str, ref: PodSpecRef) -> str:
 @register(_MAIN)
 def check(ctx: ScanContext) -> Iterator[Finding]:
     """Evaluate every pod spec at its namespace's level; one finding per failing check."""
+    from stockade.engines.pss.api import Level, LevelVersion
     from stockade.engines.pss.evaluator import evaluate_at
 
     for ref in ctx.pod_specs():
@@ -466,6 +467,17 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
         if lv.is_privileged:
             continue
         result = evaluate_at(ref.metadata, ref.spec, lv, is_pod=not ref.is_template)
+        if result.allowed:
+            continue
+        hint: tuple[tuple[str, str], ...] = ()
+        if lv.level is Level.RESTRICTED and uses_gpu(ref.spec, settings(ctx).gpu_resources):
+            at_baseline = evaluate_at(
+                ref.metadata, ref.spec, LevelVersion(Level.BASELINE, lv.version), is_pod=not ref.is_template
+            )
+            if at_baseline.allowed:
+                hint = (
+                    ("hint", "GPU workload that meets baseline: run it in a dedicated baseline namespace"),
+                )
         for v in result.violations:
             spec = SPECS[v.check_id]
             where = f" in {ref.role}" if ref.role else ""
@@ -481,5 +493,6 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                     ("version", str(lv.version)),
                     ("level_source", why),
                     ("pod_spec", ref.path),
+                    *hint,
                 ),
             )
