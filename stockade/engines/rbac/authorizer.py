@@ -229,7 +229,7 @@ class Authorizer:
             else:
                 self._ns_idx[b.namespace].add(b)
             self.bindings_by_role[b.role_key].append(b)
-        self._rule_index: dict[str, list[tuple[Role, int]]] | None = None
+        self._rule_index: dict[tuple[str, str, str], list[tuple[Role, int]]] | None = None
         self._url_rules: list[tuple[Role, int]] = []
 
     # ------------------------------------------------------------------ construction
@@ -316,35 +316,49 @@ class Authorizer:
 
     # ------------------------------------------------------------------ who-can
 
-    def _build_rule_index(self) -> dict[str, list[tuple[Role, int]]]:
-        idx: dict[str, list[tuple[Role, int]]] = defaultdict(list)
+    def _build_rule_index(self) -> dict[tuple[str, str, str], list[tuple[Role, int]]]:
+        # Keyed by (role namespace, resource entry, verb entry): a query only looks at the
+        # buckets its resource and verb can match, and at Roles of its own namespace.
+        idx: dict[tuple[str, str, str], list[tuple[Role, int]]] = defaultdict(list)
         urls: list[tuple[Role, int]] = []
         for role in self.roles.values():
             for i, rule in enumerate(role.rules):
                 for res in set(rule.resources):
-                    idx[res].append((role, i))
+                    for verb in set(rule.verbs):
+                        idx[(role.namespace, res, verb)].append((role, i))
                 if rule.non_resource_urls:
                     urls.append((role, i))
         self._url_rules = urls
         return idx
 
     def roles_allowing(self, attrs: Attributes) -> dict[RoleKey, list[int]]:
-        """Effective roles with at least one rule allowing ``attrs`` (rule indexes by role key)."""
+        """Effective roles that can serve the request with at least one allowing rule (rule
+        indexes by role key): ClusterRoles, and Roles of the request's namespace."""
         if self._rule_index is None:
             self._rule_index = self._build_rule_index()
         if attrs.is_resource_request:
-            keys = ["*", f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource]
+            resources = [
+                "*",
+                f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource,
+            ]
             if attrs.subresource:
-                keys.append(f"*/{attrs.subresource}")
-            candidates = [c for k in keys for c in self._rule_index.get(k, ())]
+                resources.append(f"*/{attrs.subresource}")
+            verbs = ["*"] if attrs.verb == "*" else ["*", attrs.verb]
+            scopes = [""] + ([attrs.namespace] if attrs.namespace else [])
+            index = self._rule_index
+            candidates = [
+                c for sc in scopes for r in resources for v in verbs for c in index.get((sc, r, v), ())
+            ]
         else:
-            candidates = self._url_rules
+            candidates = [c for c in self._url_rules if not c[0].namespace]
         out: dict[RoleKey, list[int]] = {}
         for role, i in candidates:
             if rule_allows(role.rules[i], attrs):
                 lst = out.setdefault(role.key, [])
                 if i not in lst:
                     lst.append(i)
+        for lst in out.values():
+            lst.sort()
         return out
 
     def who_can(self, attrs: Attributes) -> list[SubjectGrant]:
