@@ -1,0 +1,188 @@
+"""Unit tests of the Falco engine: parser, compiler semantics, loader behaviour, outputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stockade.engines.falco.engine import Engine
+from stockade.engines.falco.events import FieldsEvent
+from stockade.engines.falco.fields import SYSCALL_SCHEMA, lax_schema
+from stockade.engines.falco.k8saudit import K8sAuditEvent
+from stockade.engines.falco.loader import RuleSet, substitute_list
+from stockade.engines.falco.parser import ParseError, parse
+
+
+def _rule(cond: str, source: str = "syscall", **extra: Any) -> dict[str, Any]:
+    d = {"rule": "r", "desc": "d", "condition": cond, "output": "o", "priority": "WARNING", "source": source}
+    d.update(extra)
+    return d
+
+
+def _matches(cond: str, event: dict[str, Any], lists: dict[str, list[str]] | None = None) -> bool:
+    items: list[dict[str, Any]] = [{"list": k, "items": v} for k, v in (lists or {}).items()]
+    items.append(_rule(cond))
+    rs = RuleSet()
+    assert rs.load_items(items), [e.describe() for e in rs.errors]
+    eng = Engine(rs)
+    return bool(eng.match(FieldsEvent(event, "syscall", SYSCALL_SCHEMA)))
+
+
+def _load_error(items: list[dict[str, Any]]) -> str:
+    rs = RuleSet()
+    assert not rs.load_items(items)
+    return rs.errors[0].code + ": " + rs.errors[0].message
+
+
+@pytest.mark.parametrize(
+    "cond",
+    ["proc.name=", "(proc.name=a", "proc.name = a b", "proc.name in a", "proc.name containsx", "a.b = (a)"],
+)
+def test_parse_errors(cond: str) -> None:
+    with pytest.raises(ParseError):
+        parse(cond)
+
+
+def test_missing_field_is_false_for_every_operator_and_not_flips() -> None:
+    ev = {"evt.type": "open"}
+    assert not _matches("evt.type=open and proc.name != bash", ev)
+    assert _matches("evt.type=open and not proc.name = bash", ev)
+    assert not _matches("evt.type=open and proc.name exists", ev)
+
+
+def test_ancestor_field_without_index_is_existential() -> None:
+    ev = {"evt.type": "execve", "proc.aname[1]": "bash", "proc.aname[2]": "sshd"}
+    assert _matches("evt.type=execve and proc.aname=sshd", ev)
+    assert _matches("evt.type=execve and proc.aname[2]=sshd", ev)
+    assert not _matches("evt.type=execve and proc.aname[1]=sshd", ev)
+    assert _matches("evt.type=execve and proc.aname != bash", ev)
+
+
+def test_numeric_and_net_fields() -> None:
+    ev = {"evt.type": "connect", "fd.sport": 3333, "fd.snet": "8.8.8.8", "fd.num": 4}
+    assert _matches("evt.type=connect and fd.sport in (3333, 4444)", ev)
+    assert _matches("evt.type=connect and fd.num >= 0", ev)
+    assert _matches(
+        "evt.type=connect and not fd.snet in (rfc1918)", ev, {"rfc1918": ["10.0.0.0/8", "192.168.0.0/16"]}
+    )
+    assert _matches("evt.type=connect and fd.snet in (rfc1918)", ev, {"rfc1918": ["8.0.0.0/8"]})
+
+
+def test_glob_crosses_slash_and_pmatch_is_componentwise() -> None:
+    ev = {"evt.type": "open", "fd.name": "/var/run/file.txt"}
+    assert _matches("evt.type=open and fd.name glob /var/*", ev)
+    assert not _matches("evt.type=open and fd.name pmatch (/var/ru)", ev)
+    assert _matches("evt.type=open and fd.name pmatch (/var/run)", ev)
+
+
+def test_list_substitution_quirks() -> None:
+    assert substitute_list('proc.cmdline = "run sh_list now"', "sh_list", ["zsh"]) == 'proc.cmdline = "run zsh now"'
+    # an empty list also drops one neighbouring comma: still a valid list
+    assert substitute_list("x in (a, empty, b)", "empty", []) == "x in (a , b)"
+    assert substitute_list("x in (file_my_list)", "my_list", ["z"]) == "x in (file_my_list)"
+
+
+def test_unknown_field_and_unknown_event_type_are_compile_errors() -> None:
+    assert "nonexistent field proc.nam" in _load_error([_rule("evt.type=open and proc.nam=x")])
+    assert "unknown event type opn" in _load_error([_rule("evt.type=opn")])
+    assert "not supported for list filters" in _load_error(
+        [_rule("ka.verb=create and ka.user.groups contains x", "k8s_audit")]
+    )
+
+
+def test_undefined_macro_defined_in_later_item_for_macros() -> None:
+    msg = _load_error(
+        [{"macro": "a", "condition": "b"}, {"macro": "b", "condition": "evt.type=open"}, _rule("a")]
+    )
+    assert msg == "LOAD_ERR_VALIDATE: Undefined macro 'b' used in filter."
+
+
+def test_rule_may_use_macro_defined_after_it() -> None:
+    rs = RuleSet()
+    assert rs.load_items([_rule("m"), {"macro": "m", "condition": "evt.type=open"}])
+
+
+def test_appended_condition_joins_text_without_parentheses() -> None:
+    rs = RuleSet()
+    items = [
+        _rule("evt.type=open or evt.type=close"),
+        {"rule": "r", "condition": "and proc.name=cat", "override": {"condition": "append"}},
+    ]
+    assert rs.load_items(items)
+    eng = Engine(rs)
+    # 'a or b and c' = 'a or (b and c)': an open by anything still matches
+    assert eng.match(FieldsEvent({"evt.type": "open", "proc.name": "ls"}, "syscall", SYSCALL_SCHEMA))
+    assert not eng.match(FieldsEvent({"evt.type": "close", "proc.name": "ls"}, "syscall", SYSCALL_SCHEMA))
+
+
+def test_exceptions_compile_to_not_clauses() -> None:
+    rs = RuleSet()
+    r = _rule("evt.type=execve", exceptions=[{"name": "ok", "fields": ["proc.name", "proc.pname"],
+                                               "values": [["ls", "bash"]]}])
+    assert rs.load_items([r])
+    assert rs.compiled[0].condition == "(evt.type=execve) and not ((proc.name = ls and proc.pname = bash))"
+    eng = Engine(rs)
+    assert not eng.match(FieldsEvent({"evt.type": "execve", "proc.name": "ls", "proc.pname": "bash"}, "syscall"))
+    assert eng.match(FieldsEvent({"evt.type": "execve", "proc.name": "ls", "proc.pname": "sh"}, "syscall"))
+
+
+def test_first_match_versus_all_and_min_priority() -> None:
+    items = [
+        {"rule": "a", "desc": "d", "condition": "evt.type=open", "output": "A %proc.name", "priority": "NOTICE"},
+        {"rule": "b", "desc": "d", "condition": "evt.type=open", "output": "B", "priority": "CRITICAL"},
+    ]
+    rs = RuleSet()
+    assert rs.load_items(items)
+    ev = FieldsEvent({"evt.type": "open"}, "syscall", SYSCALL_SCHEMA)
+    assert [a.rule for a in Engine(rs).evaluate(ev)] == ["a"]
+    assert [a.rule for a in Engine(rs, rule_matching="all").evaluate(ev)] == ["a", "b"]
+    assert [a.rule for a in Engine(rs, min_priority=2).evaluate(ev)] == ["b"]
+    alert = Engine(rs).evaluate(ev)[0]
+    assert alert.output == "A <NA>"
+    assert alert.priority == "Notice"
+    js = alert.to_json()
+    assert set(js) == {"time", "rule", "priority", "output", "output_fields", "source", "tags", "hostname"}
+    assert js["output_fields"] == {"proc.name": None}
+
+
+def test_lax_source_for_field_events() -> None:
+    rs = RuleSet({"okta": lax_schema("okta")})
+    assert rs.load_items([_rule("okta.evt.type = user.session.start", "okta")])
+    ev = FieldsEvent({"okta.evt.type": "user.session.start"}, "okta", rs.schemas["okta"])
+    assert [a.rule for a in Engine(rs).evaluate(ev)] == ["r"]
+
+
+def test_k8s_fields_extraction() -> None:
+    raw = {
+        "auditID": "x",
+        "verb": "create",
+        "requestURI": "/api/v1/namespaces/default/pods/p/exec?command=bash&command=-i",
+        "user": {"username": "alice", "groups": ["system:authenticated"]},
+        "objectRef": {"resource": "pods", "namespace": "default", "name": "p", "subresource": "exec"},
+        "responseStatus": {"code": 201},
+        "requestObject": {
+            "spec": {
+                "containers": [
+                    {"image": "reg:5000/img:1", "securityContext": {"privileged": True}},
+                    {"image": "nginx@sha256:abc"},
+                ],
+                "volumes": [{"name": "v", "hostPath": {"path": "/var/run/docker.sock"}}],
+            }
+        },
+        "stageTimestamp": "2024-01-02T03:04:05.123456Z",
+    }
+    ev = K8sAuditEvent(raw)
+    assert ev.get("ka.uri.param[command]") == "bash"
+    assert ev.get("ka.response.code") == "201"
+    assert ev.get("ka.req.pod.containers.image.repository") == ("reg", "nginx")
+    assert ev.get("ka.req.pod.containers.privileged") == ("true",)
+    assert ev.get("ka.req.container.privileged") == "true"
+    assert ev.get("ka.req.pod.containers.image[1]") == ("nginx@sha256:abc",)
+    assert ev.get("ka.req.volume.hostpath[/var/run/docker.sock]") == "true"
+    assert ev.get("ka.target.pod.name") is None
+    assert ev.get("jevt.value[/user/username]") == "alice"
+    assert ev.get("jevt.value[/objectRef/nope]") is None
+    assert ev.get("jevt.rawtime") == "1704164645123456000"
+    assert ev.get("ka.impuser.name") is None
+    assert K8sAuditEvent({"kind": 0}).get("ka.verb") is None
