@@ -2,7 +2,8 @@
 container defines, and policies the API server would reject.
 
 These are reported only when the inputs contain pods (a policy-only repository cannot tell); a
-peer is reported only when every namespace it could match has pods in the inputs.
+peer is reported only when every namespace it could match has pods in the inputs, and a
+namespaceSelector matching no namespace only for a cluster dump (inputs with Node objects).
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from typing import TYPE_CHECKING
 
 from stockade.checks.netpol.common import NP_DOC, engine
 from stockade.checks.registry import ScanContext, declare, register
+from stockade.engines.netpol.model import NS_NAME_LABEL
 from stockade.model import CheckSpec, Finding, Severity
 
 if TYPE_CHECKING:
     from stockade.engines.netpol import World
     from stockade.loading.objects import K8sObject
+
+# Namespaces every cluster has, even when the inputs do not list them.
+ALWAYS_PRESENT = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 SELECTS_NOTHING = CheckSpec(
     id="netpol.policy-selects-nothing",
@@ -76,6 +81,8 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
         return
     governed = [p for p in world.pods.values() if analyzer.governed(Endpoint("pod", pod=p)) is not None]
     with_pods = {p.namespace for p in governed}
+    # Only a cluster dump (it has Node objects) lists every namespace; manifests may not.
+    complete = bool(ctx.inventory.kinds("Node"))
     for pol in world.policies:
         obj = _policy_source(world, pol.ref)
         if obj is None:
@@ -101,7 +108,9 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                     matched = [p for p in governed if p.namespace in spaces and peer.pods.matches(p.labels)]
                     peer_pods += matched
                     path = f"spec.{direction}[{rule.index}].{key}[{j}]"
-                    if not spaces and ctx.inventory.kinds("Namespace"):
+                    if not spaces and complete and not any(
+                        peer.namespaces.matches({NS_NAME_LABEL: n}) for n in ALWAYS_PRESENT
+                    ):
                         yield ctx.finding(
                             PEER_NOTHING, obj, path, "peer matches no namespace",
                             f"{pol.ref}: namespaceSelector {peer.namespaces} matches no namespace",
