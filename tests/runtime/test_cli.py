@@ -1,0 +1,212 @@
+"""CLI and live-source tests: eval, validate, serve over real HTTPS, watch a real process, learn."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from stockade.cli.main import main
+from tests.conftest import shared_path
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = Path(__file__).resolve().parent / "data"
+K8S_RULES = ("conformance", "falco", "rules", "k8s_audit_rules.yaml")
+EVENTS = ("conformance", "falco", "events", "k8s_audit")
+
+
+def _cli(*args: str, stdin: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stockade.cli.main", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_eval_k8s_audit_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
+    rules = str(shared_path(*K8S_RULES))
+    ev = str(shared_path(*EVENTS, "create_nginx_pod_privileged.json"))
+    assert main(["runtime", "eval", "-r", rules, "--event-format", "k8s-audit", ev]) == 1
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    assert out[0].startswith("14:09:12.581541000: Warning Pod started with privileged container")
+    assert main(["runtime", "eval", "-r", rules, "--event-format", "k8s-audit", "-o", "json", ev]) == 1
+    alert = json.loads(capsys.readouterr().out)
+    assert alert["rule"] == "Create Privileged Pod"
+    assert alert["priority"] == "Warning"
+    assert alert["output_fields"]["ka.req.pod.containers.image"] == ["nginx"]
+    assert alert["time"] == "2018-10-25T14:09:12.581541000Z"
+
+
+def test_eval_fields_with_shipped_ml_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["runtime", "eval", "--event-format", "fields", "-o", "json", str(DATA / "fields.ml-events.jsonl")])
+    assert code == 1
+    rules = [json.loads(line)["rule"] for line in capsys.readouterr().out.splitlines()]
+    assert rules == ["Detect Crypto Mining", "Model File Read by Unexpected Process"]
+
+
+def test_eval_min_priority_filters(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["runtime", "eval", "--event-format", "fields", "--min-priority", "critical",
+                 str(DATA / "fields.ml-events.jsonl")])
+    assert code == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and "Critical Crypto miner started" in lines[0]
+
+
+def test_rules_that_do_not_load_exit_2_with_falco_message(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- macro: m\n  condition: evt.type=open\n- rule: r\n  desc: d\n  condition: m and undefined_m\n"
+                   "  output: o\n  priority: INFO\n")
+    r = _cli("runtime", "eval", "-r", str(bad), "-", stdin="")
+    assert r.returncode == 2
+    assert r.stderr.strip() == (
+        f"stockade: error: {bad}:3: rule 'r': LOAD_ERR_VALIDATE (Error validating rule/macro/list/exception "
+        "objects): Undefined macro 'undefined_m' used in filter."
+    )
+    v = _cli("runtime", "validate", "-r", str(bad))
+    assert v.returncode == 2
+    assert f"{bad}: Invalid" in v.stdout
+
+
+def test_validate_official_rules_ok() -> None:
+    r = _cli("runtime", "validate", "-r", str(shared_path(*K8S_RULES)),
+             str(shared_path("conformance", "falco", "rules", "k8s_audit_rules_gke.yaml")))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "48 rules loaded (48 k8s_audit)" in r.stdout
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    cert, key = tmp / "cert.pem", tmp / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
+
+
+def test_serve_receives_eventlist_over_https(tmp_path: Path) -> None:
+    from stockade.engines.falco.engine import Engine, load_rules
+    from stockade.engines.falco.server import AuditWebhook
+
+    cert, key = _self_signed(tmp_path)
+    rs = load_rules([str(shared_path(*K8S_RULES))])
+    got = []
+    server = AuditWebhook(Engine(rs), got.append, "127.0.0.1", 0, str(cert), str(key))
+    server.start()
+    try:
+        items = [json.loads(shared_path(*EVENTS, n).read_text().splitlines()[0])
+                 for n in ("create_nginx_pod_privileged.json", "exec_pod.json", "create_deployment.json")]
+        body = json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": items}).encode()
+        ctx = ssl.create_default_context(cafile=str(cert))
+        req = urllib.request.Request(f"https://127.0.0.1:{server.port}/k8s-audit", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+            reply = json.loads(resp.read())
+        assert reply == {"events": 3, "alerts": 3}
+        assert [a.rule for a in got] == ["Create Privileged Pod", "Attach/Exec Pod", "K8s Deployment Created"]
+        # plain HTTP to the TLS port is refused
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=5)
+    finally:
+        server.shutdown()
+
+
+def test_serve_cli_over_https(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stockade.cli.main", "runtime", "serve", "-r", str(shared_path(*K8S_RULES)),
+         "--listen", "127.0.0.1:0", "--cert", str(cert), "--key", str(key), "-o", "json", "--duration", "20"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        line = proc.stderr.readline()
+        assert "listening on https://127.0.0.1:" in line, line
+        port = int(line.rsplit(":", 1)[1].split("/")[0])
+        item = json.loads(shared_path(*EVENTS, "exec_pod.json").read_text().splitlines()[0])
+        body = json.dumps({"kind": "EventList", "items": [item]}).encode()
+        ctx = ssl.create_default_context(cafile=str(cert))
+        req = urllib.request.Request(f"https://127.0.0.1:{port}/k8s-audit", data=body, method="POST")
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+            assert json.loads(resp.read())["alerts"] == 1
+        alert = json.loads(proc.stdout.readline())
+        assert alert["rule"] == "Attach/Exec Pod"
+        assert alert["output_fields"]["ka.uri.param[command]"] == "bash"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("mode", ["auto", "poll"])
+def test_watch_sees_miner_within_a_second(tmp_path: Path, mode: str) -> None:
+    from stockade.engines.falco.engine import Engine, load_rules
+    from stockade.engines.falco.live import HostWatcher
+
+    rules = ROOT / "stockade" / "engines" / "falco" / "rules" / "stockade_ml_rules.yaml"
+    engine = Engine(load_rules([str(rules)]))
+    miner = tmp_path / "xmrig"
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", miner)
+    watcher = HostWatcher(mode, interval=0.05)
+    proc = None
+    try:
+        start = time.monotonic()
+        proc = subprocess.Popen([str(miner), "5"])
+        alerts = []
+        for ev in watcher.events(lambda: time.monotonic() - start > 1.0 or bool(alerts)):
+            alerts = [a for a in engine.evaluate(ev) if ev.get("proc.pid") == proc.pid]
+        elapsed = time.monotonic() - start
+        assert alerts, "no alert for the miner"
+        assert alerts[0].rule == "Detect Crypto Mining"
+        assert alerts[0].output_fields["proc.name"] == "xmrig"
+        assert alerts[0].output_fields["container.id"] == "host"
+        assert elapsed < 1.0
+    finally:
+        watcher.close()
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+
+
+def test_learn_then_profile_flags_new_behaviour(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    normal = tmp_path / "normal.jsonl"
+    lines = [{"evt.type": "execve", "proc.name": "python3", "container.image.repository": "ml/trainer"}] * 3
+    normal.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    prof = tmp_path / "profile.json"
+    assert main(["runtime", "learn", "--event-format", "fields", str(normal), "--out", str(prof)]) == 0
+    assert json.loads(prof.read_text())["workloads"]["image:ml/trainer"]["process"] == {"python3": 3}
+    new = tmp_path / "new.jsonl"
+    events = [{"evt.type": "execve", "proc.name": "python3", "container.image.repository": "ml/trainer"},
+              {"evt.type": "execve", "proc.name": "nmap", "container.image.repository": "ml/trainer"},
+              {"evt.type": "execve", "proc.name": "nmap", "container.image.repository": "ml/trainer"}]
+    new.write_text("".join(json.dumps(x) + "\n" for x in events))
+    rules = tmp_path / "none.yaml"
+    rules.write_text("- required_engine_version: 0.57.0\n")
+    capsys.readouterr()
+    code = main(["runtime", "eval", "-r", str(rules), "--event-format", "fields", "--profile", str(prof),
+                 "--anomaly-threshold", "2", "-o", "json", str(new)])
+    assert code == 1
+    out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert len(out) == 1
+    assert out[0]["rule"] == "Behaviour Not Seen in Learning"
+    assert out[0]["output_fields"] == {"workload": "image:ml/trainer", "kind": "process", "value": "nmap", "count": 2}
+
+
+def test_learn_k8s_audit_per_user(tmp_path: Path) -> None:
+    prof = tmp_path / "p.json"
+    ev = str(shared_path(*EVENTS, "create_configmap_sensitive_values.json"))
+    assert main(["runtime", "learn", "--event-format", "k8s-audit", ev, "--out", str(prof)]) == 0
+    wl = json.loads(prof.read_text())["workloads"]
+    assert any(k.startswith("user:") and "api" in v for k, v in wl.items())
+    assert os.path.getsize(prof) > 0
