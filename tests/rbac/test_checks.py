@@ -137,6 +137,37 @@ EXPECTED: dict[str, set[tuple[str, str, str, Severity, tuple[str, ...]]]] = {
             ("ServiceAccount training/retired-trainer",),
         ),
     },
+    # Least-privilege bindings stay quiet; only the three bad ones are reported.
+    "fail.ml-platform-mixed.yaml": {
+        (
+            "rbac.cluster-admin-binding",
+            "ClusterRoleBinding/model-sync-admin",
+            "subjects[0]",
+            C,
+            ("ServiceAccount serving/model-sync",),
+        ),
+        (
+            "rbac.broad-subject",
+            "RoleBinding/serving/everyone-debug",
+            "subjects[0]",
+            C,
+            ("Group system:authenticated", "exec"),
+        ),
+        (
+            "rbac.pod-exec",
+            "RoleBinding/serving/everyone-debug",
+            "roleRef",
+            H,
+            ("Group system:authenticated", "namespace serving"),
+        ),
+        (
+            "rbac.secrets-read",
+            "RoleBinding/serving/trainer-reads-serving-secrets",
+            "roleRef",
+            H,
+            ("ServiceAccount training/trainer", "ClusterRole/secret-reader"),
+        ),
+    },
     # The bootstrap `edit` role, aggregated, bound to a team in its own namespace.
     "fail.edit-bound-to-team.yaml": {
         ("rbac.impersonate", "RoleBinding/ml-team-a/team-a-edit", "roleRef", H, ("ClusterRole/edit",)),

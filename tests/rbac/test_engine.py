@@ -416,3 +416,12 @@ def test_graph_edges_and_missing_roles() -> None:
     assert [b["name"] for b in g["bindings"]] == ["b", "d"]  # bootstrap bindings left out
     dot = to_dot(g)
     assert dot.startswith("digraph rbac {") and '"User:u" -> "ClusterRoleBinding:b"' in dot
+
+
+def test_non_resource_url_matching_strips_every_trailing_star() -> None:
+    from stockade.engines.rbac import rule_allows
+
+    rule = PolicyRule(verbs=("get",), non_resource_urls=("/logs**",))
+    assert rule_allows(rule, Attributes("get", non_resource_url="/logs/kubelet"))
+    # ...whereas coverage (escalation) strips only one: "/logs**" does not cover "/logs/x".
+    assert not covers([rule], [PolicyRule(verbs=("get",), non_resource_urls=("/logs/x",))])

@@ -51,7 +51,8 @@ def non_resource_url_matches(rule: PolicyRule, url: str) -> bool:
     for u in rule.non_resource_urls:
         if u in (ALL, url):
             return True
-        if u.endswith(ALL) and url.startswith(u[:-1]):
+        # The authorizer strips every trailing "*" (the escalation comparator strips only one).
+        if u.endswith(ALL) and url.startswith(u.rstrip(ALL)):
             return True
     return False
 
