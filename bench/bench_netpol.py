@@ -26,14 +26,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from stockade.engines.netpol import Analyzer, ContainerPort, Namespace, Node, Pod, World, build_matrix  # noqa: E402
+from stockade.engines.netpol import Analyzer, ContainerPort, Namespace, Node, Pod, World, build_matrix
 
 TEAMS = 40
 
 
 def generate(seed: int, n_pods: int, n_ns: int, n_pol: int) -> World:
     rng = random.Random(seed)
-    nodes = [Node(f"node-{i}", (ipaddress.ip_address(f"172.20.{i // 250}.{i % 250 + 1}"),)) for i in range(120)]
+    nodes = [
+        Node(f"node-{i}", (ipaddress.ip_address(f"172.20.{i // 250}.{i % 250 + 1}"),)) for i in range(120)
+    ]
     namespaces = []
     for i in range(n_ns):
         env = rng.choices(("prod", "staging", "dev"), (66, 20, 14))[0]
@@ -57,19 +59,30 @@ def generate(seed: int, n_pods: int, n_ns: int, n_pol: int) -> World:
             replicas = min(left, rng.choice((1, 1, 2, 3, 3, 5)))
             tier = rng.choice(("web", "api", "db", "worker"))
             h = f"{rng.getrandbits(32):08x}"
-            ports = (ContainerPort("http", rng.choice((8080, 8080, 8000, 80))), ContainerPort("metrics", 9090))
+            ports = (
+                ContainerPort("http", rng.choice((8080, 8080, 8000, 80))),
+                ContainerPort("metrics", 9090),
+            )
             for r in range(replicas):
                 labels = {"app": app, "tier": tier, "pod-template-hash": h}
                 node = rng.choice(nodes)
-                pods.append(Pod(ns.name, f"{app}-{h[:5]}-{r}", labels, (ipaddress.ip_address(ip),), node.name, ports))
+                pods.append(
+                    Pod(ns.name, f"{app}-{h[:5]}-{r}", labels, (ipaddress.ip_address(ip),), node.name, ports)
+                )
                 ip += 1
             left -= replicas
         apps_by_ns[ns.name] = apps
     for r in range(2):
         pods.append(
-            Pod("kube-system", f"coredns-{r}", {"k8s-app": "kube-dns"}, (ipaddress.ip_address(ip + r),), "node-0",
-                (ContainerPort("dns", 53, "UDP"), ContainerPort("dns-tcp", 53, "TCP")))
-        )  # fmt: skip
+            Pod(
+                "kube-system",
+                f"coredns-{r}",
+                {"k8s-app": "kube-dns"},
+                (ipaddress.ip_address(ip + r),),
+                "node-0",
+                (ContainerPort("dns", 53, "UDP"), ContainerPort("dns-tcp", 53, "TCP")),
+            )
+        )
 
     policies: list[dict[str, Any]] = []
 
@@ -82,7 +95,11 @@ def generate(seed: int, n_pods: int, n_ns: int, n_pol: int) -> World:
     while len(policies) < empty_target:
         ns = rng.choice(namespaces[:n_ns])
         app = rng.choice(apps_by_ns[ns.name])
-        pol(ns.name, f"deny-{app}-{len(policies)}", {"podSelector": {"matchLabels": {"app": app}}, "policyTypes": ["Ingress"]})
+        pol(
+            ns.name,
+            f"deny-{app}-{len(policies)}",
+            {"podSelector": {"matchLabels": {"app": app}}, "policyTypes": ["Ingress"]},
+        )
     kinds = ("same-ns", "monitoring", "team", "prod-all", "dns", "internet", "any-ns-app", "cidr")
     while len(policies) < n_pol:
         ns = rng.choice(namespaces[:n_ns])
@@ -93,27 +110,131 @@ def generate(seed: int, n_pods: int, n_ns: int, n_pol: int) -> World:
         if kind == "same-ns":
             peers = [{"podSelector": {"matchLabels": {"app": rng.choice(apps_by_ns[ns.name])}}}]
             if rng.random() < 0.8:
-                peers.append({"podSelector": {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]}]}})
-            pol(ns.name, name, {"podSelector": sel, "ingress": [{"from": peers, "ports": [{"port": "http"}]}]})
+                peers.append(
+                    {
+                        "podSelector": {
+                            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]}]
+                        }
+                    }
+                )
+            pol(
+                ns.name, name, {"podSelector": sel, "ingress": [{"from": peers, "ports": [{"port": "http"}]}]}
+            )
         elif kind == "monitoring":
             mon = [{"namespaceSelector": {"matchLabels": {"purpose": "monitoring"}}}]
             if rng.random() < 0.5:
-                mon.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}})
-            pol(ns.name, name, {"podSelector": {}, "ingress": [{"from": mon, "ports": [{"port": "metrics"}]}]})
+                mon.append(
+                    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}
+                )
+            pol(
+                ns.name, name, {"podSelector": {}, "ingress": [{"from": mon, "ports": [{"port": "metrics"}]}]}
+            )
         elif kind == "team":
             team = ns.labels["team"]
-            pol(ns.name, name, {"podSelector": sel, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": team}}, "podSelector": {"matchLabels": {"tier": "web"}}}]}]})
+            pol(
+                ns.name,
+                name,
+                {
+                    "podSelector": sel,
+                    "ingress": [
+                        {
+                            "from": [
+                                {
+                                    "namespaceSelector": {"matchLabels": {"team": team}},
+                                    "podSelector": {"matchLabels": {"tier": "web"}},
+                                }
+                            ]
+                        }
+                    ],
+                },
+            )
         elif kind == "prod-all":
-            pol(ns.name, name, {"podSelector": sel, "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"env": "prod"}}}], "ports": [{"port": 8080}]}]})
+            pol(
+                ns.name,
+                name,
+                {
+                    "podSelector": sel,
+                    "ingress": [
+                        {
+                            "from": [{"namespaceSelector": {"matchLabels": {"env": "prod"}}}],
+                            "ports": [{"port": 8080}],
+                        }
+                    ],
+                },
+            )
         elif kind == "dns":
-            pol(ns.name, name, {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}], "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}]})
+            pol(
+                ns.name,
+                name,
+                {
+                    "podSelector": {},
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {
+                            "to": [
+                                {
+                                    "namespaceSelector": {
+                                        "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                                    },
+                                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                                }
+                            ],
+                            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+                        }
+                    ],
+                },
+            )
         elif kind == "internet":
-            pol(ns.name, name, {"podSelector": sel, "policyTypes": ["Egress"], "egress": [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}], "ports": [{"port": 443}]}]})
+            pol(
+                ns.name,
+                name,
+                {
+                    "podSelector": sel,
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {
+                            "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}],
+                            "ports": [{"port": 443}],
+                        }
+                    ],
+                },
+            )
         elif kind == "any-ns-app":
-            pol(ns.name, name, {"podSelector": sel, "policyTypes": ["Egress"], "egress": [{"to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"tier": rng.choice(("api", "db"))}}}], "ports": [{"port": 8000, "endPort": 8100}]}]})
+            pol(
+                ns.name,
+                name,
+                {
+                    "podSelector": sel,
+                    "policyTypes": ["Egress"],
+                    "egress": [
+                        {
+                            "to": [
+                                {
+                                    "namespaceSelector": {},
+                                    "podSelector": {"matchLabels": {"tier": rng.choice(("api", "db"))}},
+                                }
+                            ],
+                            "ports": [{"port": 8000, "endPort": 8100}],
+                        }
+                    ],
+                },
+            )
         else:
             base = rng.randrange(128, 140)
-            pol(ns.name, name, {"podSelector": sel, "ingress": [{"from": [{"ipBlock": {"cidr": f"10.{base}.0.0/16", "except": [f"10.{base}.1.0/24"]}}]}]})
+            pol(
+                ns.name,
+                name,
+                {
+                    "podSelector": sel,
+                    "ingress": [
+                        {
+                            "from": [
+                                {"ipBlock": {"cidr": f"10.{base}.0.0/16", "except": [f"10.{base}.1.0/24"]}}
+                            ]
+                        }
+                    ],
+                },
+            )
     return World.from_objects(policies, namespaces=namespaces, pods=pods, nodes=nodes)
 
 
@@ -129,15 +250,21 @@ def main() -> None:
     t0 = time.perf_counter()
     world = generate(args.seed, args.pods, args.namespaces, args.policies)
     t_gen = time.perf_counter() - t0
-    peers = sum(len(r.peers or ()) for p in world.policies for rs in (p.ingress or (), p.egress or ()) for r in rs)
-    print(f"cluster: {len(world.pods)} pods, {len(world.namespaces)} namespaces, {len(world.policies)} "
-          f"NetworkPolicies ({peers} peers), {len(world.skipped)} rejected; generated in {t_gen:.2f} s")
+    peers = sum(
+        len(r.peers or ()) for p in world.policies for rs in (p.ingress or (), p.egress or ()) for r in rs
+    )
+    print(
+        f"cluster: {len(world.pods)} pods, {len(world.namespaces)} namespaces, {len(world.policies)} "
+        f"NetworkPolicies ({peers} peers), {len(world.skipped)} rejected; generated in {t_gen:.2f} s"
+    )
 
     t0 = time.perf_counter()
     matrix = build_matrix(world, 8080, "TCP")
     t_matrix = time.perf_counter() - t0
-    print(f"matrix TCP/8080: {t_matrix:.2f} s  ({len(matrix.classes)} classes for {len(world.pods)} pods, "
-          f"{len(world.pods) ** 2:,} ordered pairs)  target < 10 s")
+    print(
+        f"matrix TCP/8080: {t_matrix:.2f} s  ({len(matrix.classes)} classes for {len(world.pods)} pods, "
+        f"{len(world.pods) ** 2:,} ordered pairs)  target < 10 s"
+    )
 
     rng = random.Random(args.seed + 1)
     keys = list(world.pods)
@@ -152,8 +279,11 @@ def main() -> None:
         t0 = time.perf_counter()
         warm.check(s, d, 8080, "TCP")
         times.append(time.perf_counter() - t0)
-    print(f"single check: cold {t_cold * 1000:.2f} ms (new analyzer), median {statistics.median(times) * 1000:.3f} ms, "
-          f"max {max(times) * 1000:.2f} ms over 200 random pairs  target < 50 ms  (sample verdict: {v.allowed})")
+    print(
+        f"single check: cold {t_cold * 1000:.2f} ms (new analyzer), "
+        f"median {statistics.median(times) * 1000:.3f} ms, "
+        f"max {max(times) * 1000:.2f} ms over 200 random pairs  target < 50 ms  (sample verdict: {v.allowed})"
+    )
 
     # Baseline: the exact per-pair evaluator over every pair, extrapolated from a sample.
     pairs = [(rng.choice(keys), rng.choice(keys)) for _ in range(args.baseline_pairs)]
@@ -165,8 +295,10 @@ def main() -> None:
             mismatches += 1
     per_pair = (time.perf_counter() - t0) / len(pairs)
     total = per_pair * len(keys) ** 2
-    print(f"baseline (pairwise evaluation): {per_pair * 1e6:.1f} us/pair -> {total:.0f} s for the full matrix "
-          f"({total / t_matrix:.0f}x slower); {mismatches} mismatches on {len(pairs)} sampled pairs")
+    print(
+        f"baseline (pairwise evaluation): {per_pair * 1e6:.1f} us/pair -> {total:.0f} s for the full matrix "
+        f"({total / t_matrix:.0f}x slower); {mismatches} mismatches on {len(pairs)} sampled pairs"
+    )
 
 
 if __name__ == "__main__":

@@ -45,12 +45,16 @@ def register(sub: Any) -> None:
     _inputs(mx)
     mx.add_argument("--port", type=_port, default=80, help="destination port (default 80)")
     mx.add_argument("--protocol", type=_protocol, default="TCP", help="TCP (default), UDP or SCTP")
-    mx.add_argument("-n", "--namespace", action="append", default=[], help="only pods of this namespace (repeatable)")
+    mx.add_argument(
+        "-n", "--namespace", action="append", default=[], help="only pods of this namespace (repeatable)"
+    )
     mx.add_argument("-o", "--output", choices=("table", "json", "csv"), default="table")
     mx.set_defaults(func=run_matrix)
 
     asrt = nsub.add_parser("assert", help="check a file of reachability expectations (for CI)")
-    asrt.add_argument("expectations", metavar="EXPECTATIONS.yaml", help="list of {from, to, port, protocol, expect}")
+    asrt.add_argument(
+        "expectations", metavar="EXPECTATIONS.yaml", help="list of {from, to, port, protocol, expect}"
+    )
     _inputs(asrt)
     asrt.add_argument("-o", "--output", choices=("text", "json"), default="text")
     asrt.set_defaults(func=run_assert)
@@ -58,20 +62,32 @@ def register(sub: Any) -> None:
 
 def _inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "-f", "--filename", dest="paths", action="append", nargs="+", required=True, metavar="PATH",
+        "-f",
+        "--filename",
+        dest="paths",
+        action="append",
+        nargs="+",
+        required=True,
+        metavar="PATH",
         help="manifests, directories or a cluster dump (- for stdin); repeatable",
     )
     g = p.add_argument_group("implementation-defined behaviour (defaults follow upstream e2e tests)")
     g.add_argument(
-        "--no-ipblock-pod-ips", dest="ipblock_pod_ips", action="store_false",
+        "--no-ipblock-pod-ips",
+        dest="ipblock_pod_ips",
+        action="store_false",
         help="ipBlock never matches pod IPs (Cilium, np-guard)",
     )
     g.add_argument(
-        "--hostnetwork", choices=("node-traffic", "pod-like"), default="node-traffic",
+        "--hostnetwork",
+        choices=("node-traffic", "pod-like"),
+        default="node-traffic",
         help="hostNetwork pods are node traffic (default) or treated like other pods",
     )
     g.add_argument(
-        "--no-self-exempt", dest="self_exempt", action="store_false",
+        "--no-self-exempt",
+        dest="self_exempt",
+        action="store_false",
         help="evaluate a pod's traffic to its own IP like any other connection",
     )
     g.add_argument(
@@ -130,7 +146,11 @@ def _load(args: argparse.Namespace) -> tuple[World, int]:
     for skipped in world.skipped:
         obj = world.policy_sources.get(skipped.ref.removeprefix("NetworkPolicy/"))
         where = f"{obj.location}: " if obj is not None else ""
-        print(f"stockade: warning: {where}{skipped.ref}: {skipped.reason} (rejected by the API server; ignored)", file=sys.stderr)
+        print(
+            f"stockade: warning: {where}{skipped.ref}: {skipped.reason} "
+            "(rejected by the API server; ignored)",
+            file=sys.stderr,
+        )
     return world, (2 if result.errors else 0)
 
 
@@ -198,8 +218,10 @@ def run_matrix(args: argparse.Namespace) -> int:
         for s in pods:
             writer.writerow([s, *("1" if matrix.allowed(s, d) else "0" for d in pods)])
     else:
-        out.write(f"# {args.protocol}/{args.port}: rows are sources, columns destinations "
-                  f"(X allowed, . denied); {len(pods)} pods in {len(matrix.classes)} classes\n")
+        out.write(
+            f"# {args.protocol}/{args.port}: rows are sources, columns destinations "
+            f"(X allowed, . denied); {len(pods)} pods in {len(matrix.classes)} classes\n"
+        )
         width = max((len(p) for p in pods), default=4)
         for i, d in enumerate(pods):
             out.write(f"{'':>{width}}  {'| ' * i}{d}\n")
@@ -244,8 +266,16 @@ def load_expectations(path: str) -> list[dict[str, Any]]:
         proto = str(item.get("protocol") or "TCP").upper()
         if proto not in ("TCP", "UDP", "SCTP"):
             raise InputError(path, f"{where}: protocol must be TCP, UDP or SCTP")
-        out.append({"from": str(item["from"]), "to": str(item["to"]), "port": port, "protocol": proto,
-                    "expect": expect, "name": str(item.get("name") or "")})
+        out.append(
+            {
+                "from": str(item["from"]),
+                "to": str(item["to"]),
+                "port": port,
+                "protocol": proto,
+                "expect": expect,
+                "name": str(item.get("name") or ""),
+            }
+        )
     return out
 
 
@@ -285,4 +315,3 @@ def run_assert(args: argparse.Namespace) -> int:
     else:
         print(f"{passed} passed, {failed} failed")
     return code or (1 if failed else 0)
-

@@ -62,7 +62,9 @@ def test_sensitive_notebook_with_internet_egress() -> None:
 
 
 def test_sensitive_label_is_configurable() -> None:
-    findings = scan("fail.sensitive-notebook-egress-internet.yaml", {"netpol": {"sensitive_labels": ["app=bob"]}})
+    findings = scan(
+        "fail.sensitive-notebook-egress-internet.yaml", {"netpol": {"sensitive_labels": ["app=bob"]}}
+    )
     # bob has no egress policy at all: the internet and every namespace are open to it.
     assert {(f.check_id, str(f.subject)) for f in findings if f.check_id.startswith("netpol.sensitive")} == {
         ("netpol.sensitive-egress-external", "Pod/research/bob"),
@@ -76,7 +78,7 @@ def test_sensitive_label_is_configurable() -> None:
 
 
 def test_bad_netpol_config_names_the_key() -> None:
-    with pytest.raises(ConfigError, match="netpol.sensitive_labels"):
+    with pytest.raises(ConfigError, match=r"netpol\.sensitive_labels"):
         scan("fail.dns-udp-only.yaml", {"netpol": {"sensitive_labels": "data=sensitive"}})
 
 
@@ -91,13 +93,21 @@ def test_policy_authoring_mistakes() -> None:
     (invalid,) = by_id(findings, "netpol.invalid-policy")
     assert "except[0]: must be a strict subset of cidr 10.0.0.0/16" in invalid.detail
     # The namespaceSelector peer matches monitoring: not reported.
-    assert ("netpol.peer-matches-nothing", "NetworkPolicy/serving/scrape", "spec.ingress[0].from[0]") not in found(findings)
+    assert (
+        "netpol.peer-matches-nothing",
+        "NetworkPolicy/serving/scrape",
+        "spec.ingress[0].from[0]",
+    ) not in found(findings)
 
 
 def test_dns_over_udp_only() -> None:
     findings = scan("fail.dns-udp-only.yaml")
     assert found(findings) == {
-        ("netpol.egress-blocks-dns", "CronJob/pipelines/nightly-etl", "spec.jobTemplate.spec.template.metadata.labels")
+        (
+            "netpol.egress-blocks-dns",
+            "CronJob/pipelines/nightly-etl",
+            "spec.jobTemplate.spec.template.metadata.labels",
+        )
     }
     assert findings[0].detail == "pipelines/nightly-etl: no egress rule allows TCP/53 to kube-system/kube-dns"
 
@@ -110,15 +120,23 @@ def test_ml_serving_platform() -> None:
         ("netpol.no-default-deny-egress", "Namespace/gateway", "metadata"),
         ("netpol.no-default-deny-ingress", "Namespace/monitoring", "metadata"),
         ("netpol.no-default-deny-egress", "Namespace/monitoring", "metadata"),
-        ("netpol.reachable-from-all-namespaces", "Deployment/gateway/gateway", "spec.template.metadata.labels"),
+        (
+            "netpol.reachable-from-all-namespaces",
+            "Deployment/gateway/gateway",
+            "spec.template.metadata.labels",
+        ),
         ("netpol.reachable-from-outside", "Deployment/gateway/gateway", "spec.template.metadata.labels"),
     }
 
 
 def test_cluster_dump_uses_real_pods_for_a_deployment() -> None:
     findings = scan("cluster-dump.deployment-with-pods.yaml")
-    assert found(findings) == {("netpol.no-default-deny-egress", "Pod/web/api-5d8f9b7c4-abcde", "metadata.labels")}
-    assert findings[0].detail == "web: not isolated for egress: web/api-5d8f9b7c4-abcde, web/api-5d8f9b7c4-fghij"
+    assert found(findings) == {
+        ("netpol.no-default-deny-egress", "Pod/web/api-5d8f9b7c4-abcde", "metadata.labels")
+    }
+    assert (
+        findings[0].detail == "web: not isolated for egress: web/api-5d8f9b7c4-abcde, web/api-5d8f9b7c4-fghij"
+    )
 
 
 def test_every_netpol_spec_is_well_formed(asset: Callable[[str], Path]) -> None:

@@ -20,14 +20,47 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_check_allowed_and_denied(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(capsys, "check", "--from", "gateway/gateway", "--to", "serving/model-server", "--port", "8080", "-f", SERVING) == (0, "allowed\n", "")
-    code, out, _ = run(capsys, "check", "--from", "monitoring/prometheus", "--to", "serving/model-server", "--port", "8080", "-f", SERVING)
+    assert run(
+        capsys,
+        "check",
+        "--from",
+        "gateway/gateway",
+        "--to",
+        "serving/model-server",
+        "--port",
+        "8080",
+        "-f",
+        SERVING,
+    ) == (0, "allowed\n", "")
+    code, out, _ = run(
+        capsys,
+        "check",
+        "--from",
+        "monitoring/prometheus",
+        "--to",
+        "serving/model-server",
+        "--port",
+        "8080",
+        "-f",
+        SERVING,
+    )
     assert (code, out) == (1, "denied\n")
 
 
 def test_check_json_explains_each_direction(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
-        capsys, "check", "--from", "serving/model-server", "--to", "ip:198.51.100.10", "--port", "443", "-f", SERVING, "-o", "json"
+        capsys,
+        "check",
+        "--from",
+        "serving/model-server",
+        "--to",
+        "ip:198.51.100.10",
+        "--port",
+        "443",
+        "-f",
+        SERVING,
+        "-o",
+        "json",
     )
     assert code == 1
     assert json.loads(out) == {
@@ -36,31 +69,84 @@ def test_check_json_explains_each_direction(capsys: pytest.CaptureFixture[str]) 
         "port": 443,
         "protocol": "TCP",
         "allowed": False,
-        "egress": {"status": "denied", "isolated_by": ["serving/default-deny", "serving/model-server-egress"]},
+        "egress": {
+            "status": "denied",
+            "isolated_by": ["serving/default-deny", "serving/model-server-egress"],
+        },
         "ingress": {"status": "not-applicable"},
     }
 
 
 def test_check_udp_to_dns(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "check", "--from", "serving/model-server", "--to", "kube-system/coredns", "--port", "53", "--protocol", "udp", "-f", SERVING)
+    code, out, _ = run(
+        capsys,
+        "check",
+        "--from",
+        "serving/model-server",
+        "--to",
+        "kube-system/coredns",
+        "--port",
+        "53",
+        "--protocol",
+        "udp",
+        "-f",
+        SERVING,
+    )
     assert (code, out) == (0, "allowed\n")
 
 
 def test_check_unknown_endpoint_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "check", "--from", "serving/nope", "--to", "serving/model-server", "--port", "80", "-f", SERVING)
+    code, _, err = run(
+        capsys,
+        "check",
+        "--from",
+        "serving/nope",
+        "--to",
+        "serving/model-server",
+        "--port",
+        "80",
+        "-f",
+        SERVING,
+    )
     assert code == 2
     assert err == "stockade: error: serving/nope: no pod or workload with that name\n"
 
 
 def test_check_resolves_a_deployment_to_its_pods_in_a_dump(capsys: pytest.CaptureFixture[str]) -> None:
     dump = str(DATA / "cluster-dump.deployment-with-pods.yaml")
-    code, out, _ = run(capsys, "check", "--from", "node/node-a", "--to", "web/api", "--port", "8080", "-f", dump, "-o", "json")
+    code, out, _ = run(
+        capsys,
+        "check",
+        "--from",
+        "node/node-a",
+        "--to",
+        "web/api",
+        "--port",
+        "8080",
+        "-f",
+        dump,
+        "-o",
+        "json",
+    )
     doc = json.loads(out)
     assert (code, doc["to"], doc["ingress"]) == (0, "web/api-5d8f9b7c4-abcde", {"status": "node-exempt"})
 
 
-def test_missing_input_file_exits_2_after_answering(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, err = run(capsys, "check", "--from", "1.2.3.4", "--to", "5.6.7.8", "--port", "80", "-f", str(tmp_path / "missing.yaml"))
+def test_missing_input_file_exits_2_after_answering(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys,
+        "check",
+        "--from",
+        "1.2.3.4",
+        "--to",
+        "5.6.7.8",
+        "--port",
+        "80",
+        "-f",
+        str(tmp_path / "missing.yaml"),
+    )
     assert (code, out) == (2, "allowed\n")
     assert "missing.yaml: no such file or directory" in err
 
@@ -69,10 +155,15 @@ def test_matrix_csv_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "matrix", "--port", "8080", "-o", "csv", "-f", SERVING)
     lines = out.splitlines()
     assert code == 0
-    assert lines[0] == "from\\to,serving/model-server,serving/feature-store,gateway/gateway,monitoring/prometheus,kube-system/coredns"
+    assert (
+        lines[0] == "from\\to,serving/model-server,serving/feature-store,gateway/gateway,"
+        "monitoring/prometheus,kube-system/coredns"
+    )
     assert lines[3] == "gateway/gateway,1,0,1,1,1"
     assert lines[1] == "serving/model-server,0,0,0,0,0"  # replicas of one Deployment do not reach each other
-    code, out, _ = run(capsys, "matrix", "--port", "9090", "-o", "json", "-n", "serving", "-n", "monitoring", "-f", SERVING)
+    code, out, _ = run(
+        capsys, "matrix", "--port", "9090", "-o", "json", "-n", "serving", "-n", "monitoring", "-f", SERVING
+    )
     doc = json.loads(out)
     assert doc["pods"] == ["serving/model-server", "serving/feature-store", "monitoring/prometheus"]
     assert doc["allowed"]["monitoring/prometheus"] == ["serving/model-server", "monitoring/prometheus"]
@@ -85,7 +176,9 @@ def test_matrix_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.splitlines()[-3].split() == ["gateway/gateway", "X", ".", "X", "X", "X"]
 
 
-def test_assert_reports_each_failure_and_a_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_assert_reports_each_failure_and_a_summary(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     exp = tmp_path / "expect.yaml"
     exp.write_text(
         """
@@ -102,7 +195,8 @@ def test_assert_reports_each_failure_and_a_summary(capsys: pytest.CaptureFixture
     assert code == 1
     assert out.splitlines() == [
         "FAIL monitoring/prometheus -> serving/model-server TCP/8080: expected allowed, got denied "
-        "(egress not-isolated; ingress denied (isolated by serving/default-deny, serving/model-server-ingress))",
+        "(egress not-isolated; ingress denied "
+        "(isolated by serving/default-deny, serving/model-server-ingress))",
         "FAIL dns: serving/model-server -> kube-system/coredns UDP/53: expected denied, got allowed "
         "(egress allowed by serving/model-server-egress:egress[1]; ingress not-isolated)",
         "FAIL serving/typo -> serving/model-server TCP/80: serving/typo: no pod or workload with that name",
@@ -112,7 +206,9 @@ def test_assert_reports_each_failure_and_a_summary(capsys: pytest.CaptureFixture
 
 def test_assert_all_passing_and_bad_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     exp = tmp_path / "ok.yaml"
-    exp.write_text("expectations:\n- {from: gateway/gateway, to: serving/model-server, port: 8080, expect: allowed}\n")
+    exp.write_text(
+        "expectations:\n- {from: gateway/gateway, to: serving/model-server, port: 8080, expect: allowed}\n"
+    )
     assert run(capsys, "assert", str(exp), "-f", SERVING) == (0, "1 passed, 0 failed\n", "")
     bad = tmp_path / "bad.yaml"
     bad.write_text("- {from: a/b, to: c/d, port: 80, expect: maybe}\n")
@@ -121,5 +217,17 @@ def test_assert_all_passing_and_bad_file(capsys: pytest.CaptureFixture[str], tmp
 
 
 def test_switches_reach_the_engine(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "check", "--from", "serving/model-server", "--to", "serving/model-server", "--port", "8080", "-f", SERVING, "--no-self-exempt")
+    code, out, _ = run(
+        capsys,
+        "check",
+        "--from",
+        "serving/model-server",
+        "--to",
+        "serving/model-server",
+        "--port",
+        "8080",
+        "-f",
+        SERVING,
+        "--no-self-exempt",
+    )
     assert (code, out) == (1, "denied\n")

@@ -20,17 +20,29 @@ PODS: dict[str, Any] = {
         "ports": [{"name": "http", "port": 8080}, {"name": "statsd", "port": 8125, "protocol": "UDP"}],
     },
     "app/client": {"labels": {"app": "client", "env": "prod"}, "ip": "10.0.0.11", "node": "n2"},
-    "other/client": {"labels": {"app": "client"}, "ip": "10.0.1.11", "node": "n2", "ports": [{"name": "http", "port": 9000}]},
+    "other/client": {
+        "labels": {"app": "client"},
+        "ip": "10.0.1.11",
+        "node": "n2",
+        "ports": [{"name": "http", "port": 9000}],
+    },
     "kube-system/agent": {"labels": {"app": "agent"}, "hostNetwork": True, "node": "n1"},
 }
 
 
 def np(name: str, spec: dict[str, Any], ns: str = "app") -> dict[str, Any]:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
 
 
 def world(*policies: dict[str, Any], **options: Any) -> World:
-    w = World.from_spec(nodes=NODES, namespaces=NAMESPACES, pods=PODS, policies=policies, options=Options(**options))
+    w = World.from_spec(
+        nodes=NODES, namespaces=NAMESPACES, pods=PODS, policies=policies, options=Options(**options)
+    )
     assert not w.skipped, w.skipped
     return w
 
@@ -55,32 +67,59 @@ def test_empty_egress_list_adds_no_egress_type() -> None:
 
 
 def test_policy_types_lacking_a_direction_ignore_its_rules() -> None:
-    w = world(np("egress-typed", {"podSelector": {}, "policyTypes": ["Egress"], "ingress": [{}], "egress": []}))
+    w = world(
+        np("egress-typed", {"podSelector": {}, "policyTypes": ["Egress"], "ingress": [{}], "egress": []})
+    )
     assert check(w, "other/client", "app/server", 8080)
     assert not check(w, "app/server", "other/client", 9000)
 
 
 def test_notin_matches_a_missing_key() -> None:
     w = world(
-        np("notin", {
-            "podSelector": {"matchLabels": {"app": "server"}},
-            "ingress": [{"from": [{"podSelector": {"matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]}, "namespaceSelector": {}}]}],
-        })
-    )  # fmt: skip
+        np(
+            "notin",
+            {
+                "podSelector": {"matchLabels": {"app": "server"}},
+                "ingress": [
+                    {
+                        "from": [
+                            {
+                                "podSelector": {
+                                    "matchExpressions": [
+                                        {"key": "env", "operator": "NotIn", "values": ["prod"]}
+                                    ]
+                                },
+                                "namespaceSelector": {},
+                            }
+                        ]
+                    }
+                ],
+            },
+        )
+    )
     assert check(w, "other/client", "app/server", 8080)  # no env label: NotIn matches
     assert not check(w, "app/client", "app/server", 8080)  # env=prod
 
 
 def test_empty_port_entry_means_all_tcp_ports_only() -> None:
-    w = world(np("tcp-any", {"podSelector": {"matchLabels": {"app": "server"}}, "ingress": [{"ports": [{}]}]}))
+    w = world(
+        np("tcp-any", {"podSelector": {"matchLabels": {"app": "server"}}, "ingress": [{"ports": [{}]}]})
+    )
     assert check(w, "other/client", "app/server", 12345)
     assert not check(w, "other/client", "app/server", 8125, "UDP")
 
 
 def test_named_port_resolves_per_destination_and_never_for_external_ips() -> None:
     w = world(
-        np("egress-http", {"podSelector": {"matchLabels": {"app": "client"}}, "policyTypes": ["Egress"], "egress": [{"ports": [{"port": "http"}]}]})
-    )  # fmt: skip
+        np(
+            "egress-http",
+            {
+                "podSelector": {"matchLabels": {"app": "client"}},
+                "policyTypes": ["Egress"],
+                "egress": [{"ports": [{"port": "http"}]}],
+            },
+        )
+    )
     assert check(w, "app/client", "app/server", 8080)
     assert not check(w, "app/client", "app/server", 9000)
     assert not check(w, "app/client", "ip:198.51.100.10", 8080)
@@ -89,22 +128,46 @@ def test_named_port_resolves_per_destination_and_never_for_external_ips() -> Non
 
 
 def test_named_port_protocol_defaults_to_tcp() -> None:
-    w = world(np("statsd", {"podSelector": {"matchLabels": {"app": "server"}}, "ingress": [{"ports": [{"port": "statsd"}]}]}))
+    w = world(
+        np(
+            "statsd",
+            {"podSelector": {"matchLabels": {"app": "server"}}, "ingress": [{"ports": [{"port": "statsd"}]}]},
+        )
+    )
     assert not check(w, "app/client", "app/server", 8125, "UDP")
-    w = world(np("statsd", {"podSelector": {"matchLabels": {"app": "server"}}, "ingress": [{"ports": [{"port": "statsd", "protocol": "UDP"}]}]}))
+    w = world(
+        np(
+            "statsd",
+            {
+                "podSelector": {"matchLabels": {"app": "server"}},
+                "ingress": [{"ports": [{"port": "statsd", "protocol": "UDP"}]}],
+            },
+        )
+    )
     assert check(w, "app/client", "app/server", 8125, "UDP")
 
 
 def test_endport_range_and_the_degraded_mode() -> None:
-    spec = {"podSelector": {"matchLabels": {"app": "server"}}, "ingress": [{"ports": [{"port": 8000, "endPort": 8100}]}]}
+    spec = {
+        "podSelector": {"matchLabels": {"app": "server"}},
+        "ingress": [{"ports": [{"port": 8000, "endPort": 8100}]}],
+    }
     assert check(world(np("range", spec)), "app/client", "app/server", 8080)
     assert not check(world(np("range", spec), endport_supported=False), "app/client", "app/server", 8080)
     assert check(world(np("range", spec), endport_supported=False), "app/client", "app/server", 8000)
 
 
 def test_pod_and_namespace_selector_in_one_peer_is_and_in_two_peers_is_or() -> None:
-    and_peer = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "other"}}, "podSelector": {"matchLabels": {"app": "client"}}}]
-    or_peers = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "other"}}}, {"podSelector": {"matchLabels": {"app": "client"}}}]
+    and_peer = [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "other"}},
+            "podSelector": {"matchLabels": {"app": "client"}},
+        }
+    ]
+    or_peers = [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "other"}}},
+        {"podSelector": {"matchLabels": {"app": "client"}}},
+    ]
     sel = {"matchLabels": {"app": "server"}}
     w_and = world(np("and", {"podSelector": sel, "ingress": [{"from": and_peer}]}))
     w_or = world(np("or", {"podSelector": sel, "ingress": [{"from": or_peers}]}))
@@ -122,13 +185,25 @@ def test_ingress_from_own_node_is_exempt_and_egress_to_it_is_a_switch() -> None:
     assert check(w, "kube-system/agent", "app/server", 8080)
     assert not check(w, "kube-system/agent", "app/client", 8080)
     assert not check(w, "app/server", "node/n1", 10250)
-    assert check(world(np("deny-all", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}), egress_to_own_node=True), "app/server", "node/n1", 10250)
+    assert check(
+        world(
+            np("deny-all", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}), egress_to_own_node=True
+        ),
+        "app/server",
+        "node/n1",
+        10250,
+    )
 
 
 def test_ipblock_matches_pod_ips_only_with_the_switch() -> None:
-    spec = {"podSelector": {"matchLabels": {"app": "server"}}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.1.0/24"}}]}]}
+    spec = {
+        "podSelector": {"matchLabels": {"app": "server"}},
+        "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.1.0/24"}}]}],
+    }
     assert check(world(np("cidr", spec)), "other/client", "app/server", 8080)
-    assert not check(world(np("cidr", spec), ipblock_matches_pod_ips=False), "other/client", "app/server", 8080)
+    assert not check(
+        world(np("cidr", spec), ipblock_matches_pod_ips=False), "other/client", "app/server", 8080
+    )
     assert check(world(np("cidr", spec), ipblock_matches_pod_ips=False), "ip:10.0.1.200", "app/server", 8080)
 
 
@@ -143,14 +218,35 @@ def test_self_traffic_is_exempt_unless_switched_off() -> None:
     ("spec", "field"),
     [
         ({"podSelector": {}, "ingress": [{"from": [{}]}]}, "spec.ingress[0].from[0]"),
-        ({"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": {}}]}]}, "spec.ingress[0].from[0]"),
-        ({"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["192.168.0.0/16"]}}]}]}, "except[0]"),
-        ({"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.0.0.0/8"]}}]}]}, "except[0]"),
+        (
+            {
+                "podSelector": {},
+                "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": {}}]}],
+            },
+            "spec.ingress[0].from[0]",
+        ),
+        (
+            {
+                "podSelector": {},
+                "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["192.168.0.0/16"]}}]}],
+            },
+            "except[0]",
+        ),
+        (
+            {
+                "podSelector": {},
+                "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.0.0.0/8"]}}]}],
+            },
+            "except[0]",
+        ),
         ({"podSelector": {}, "ingress": [{"ports": [{"port": "http", "endPort": 90}]}]}, "endPort"),
         ({"podSelector": {}, "ingress": [{"ports": [{"port": 90, "endPort": 80}]}]}, "endPort"),
         ({"podSelector": {}, "ingress": [{"ports": [{"port": "80"}]}]}, "ports[0].port"),
         ({"podSelector": {}, "ingress": [{"ports": [{"port": 80, "protocol": "ICMP"}]}]}, "protocol"),
-        ({"podSelector": {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}}, "operator"),
+        (
+            {"podSelector": {"matchExpressions": [{"key": "a", "operator": "Gt", "values": ["1"]}]}},
+            "operator",
+        ),
     ],
 )
 def test_invalid_policies_are_rejected_with_the_field(spec: dict[str, Any], field: str) -> None:
@@ -160,13 +256,24 @@ def test_invalid_policies_are_rejected_with_the_field(spec: dict[str, Any], fiel
     assert [s.ref for s in w.skipped] == ["NetworkPolicy/app/bad"] and not w.policies
 
 
-def anp(name: str, priority: int, subject: dict[str, Any], ingress: list[Any] | None = None, egress: list[Any] | None = None) -> dict[str, Any]:
+def anp(
+    name: str,
+    priority: int,
+    subject: dict[str, Any],
+    ingress: list[Any] | None = None,
+    egress: list[Any] | None = None,
+) -> dict[str, Any]:
     spec: dict[str, Any] = {"priority": priority, "subject": subject}
     if ingress is not None:
         spec["ingress"] = ingress
     if egress is not None:
         spec["egress"] = egress
-    return {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy", "metadata": {"name": name}, "spec": spec}
+    return {
+        "apiVersion": "policy.networking.k8s.io/v1alpha1",
+        "kind": "AdminNetworkPolicy",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
 APP_NS = {"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "app"}}}
@@ -176,19 +283,27 @@ FROM_OTHER = [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "ot
 def test_admin_allow_overrides_networkpolicy_deny_and_explains_the_tier() -> None:
     w = world(
         np("deny", {"podSelector": {}}),
-        anp("allow-other", 10, APP_NS, ingress=[{"name": "from-other", "action": "Allow", "from": FROM_OTHER}]),
+        anp(
+            "allow-other", 10, APP_NS, ingress=[{"name": "from-other", "action": "Allow", "from": FROM_OTHER}]
+        ),
     )
     v = Analyzer(w).check("other/client", "app/server", 8080)
     assert v.allowed
-    assert v.ingress.to_dict() == {"status": "allowed", "by": ["AdminNetworkPolicy/allow-other:ingress[0] (from-other)"], "tier": "admin"}
+    assert v.ingress.to_dict() == {
+        "status": "allowed",
+        "by": ["AdminNetworkPolicy/allow-other:ingress[0] (from-other)"],
+        "tier": "admin",
+    }
     assert not check(w, "app/client", "app/server", 8080)
 
 
 def test_pass_goes_to_networkpolicy_then_baseline() -> None:
     banp = {
-        "apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "BaselineAdminNetworkPolicy", "metadata": {"name": "default"},
+        "apiVersion": "policy.networking.k8s.io/v1alpha1",
+        "kind": "BaselineAdminNetworkPolicy",
+        "metadata": {"name": "default"},
         "spec": {"subject": APP_NS, "ingress": [{"action": "Deny", "from": FROM_OTHER}]},
-    }  # fmt: skip
+    }
     passing = anp("pass", 5, APP_NS, ingress=[{"action": "Pass", "from": FROM_OTHER}])
     assert not check(world(passing, banp), "other/client", "app/server", 8080)
     allow_np = np("allow-other", {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector": {}}]}]})
@@ -207,7 +322,10 @@ def test_same_priority_conflict_is_reported_as_ambiguous() -> None:
 
 def test_unknown_peer_fails_closed() -> None:
     unknown = [{"futurePeer": {"x": "y"}}]
-    allow = world(np("deny", {"podSelector": {}}), anp("allow-unknown", 1, APP_NS, ingress=[{"action": "Allow", "from": unknown}]))
+    allow = world(
+        np("deny", {"podSelector": {}}),
+        anp("allow-unknown", 1, APP_NS, ingress=[{"action": "Allow", "from": unknown}]),
+    )
     assert not check(allow, "other/client", "app/server", 8080)  # Allow matches nothing
     deny = world(anp("pass-unknown", 1, APP_NS, ingress=[{"action": "Pass", "from": unknown}]))
     assert not check(deny, "other/client", "app/server", 8080)  # Pass becomes deny-all
@@ -221,12 +339,23 @@ def test_admin_networks_peer_also_matches_pod_traffic() -> None:
 
 def test_cluster_network_policy_v1beta1_shape() -> None:
     cnp = {
-        "apiVersion": "policy.networking.k8s.io/v1beta1", "kind": "ClusterNetworkPolicy", "metadata": {"name": "cnp"},
-        "spec": {"tier": "Admin", "priority": 3, "subject": APP_NS, "ingress": [
-            {"action": "Accept", "from": FROM_OTHER, "protocols": [{"tcp": {"destinationPort": {"range": {"start": 8000, "end": 8100}}}}]},
-            {"action": "Deny", "from": FROM_OTHER},
-        ]},
-    }  # fmt: skip
+        "apiVersion": "policy.networking.k8s.io/v1beta1",
+        "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": "cnp"},
+        "spec": {
+            "tier": "Admin",
+            "priority": 3,
+            "subject": APP_NS,
+            "ingress": [
+                {
+                    "action": "Accept",
+                    "from": FROM_OTHER,
+                    "protocols": [{"tcp": {"destinationPort": {"range": {"start": 8000, "end": 8100}}}}],
+                },
+                {"action": "Deny", "from": FROM_OTHER},
+            ],
+        },
+    }
     pol = parse_tier_policy(cnp)
     assert pol.tier == "admin" and pol.ingress[0].action == "Allow"
     w = world(cnp, np("deny", {"podSelector": {}}))
@@ -235,7 +364,9 @@ def test_cluster_network_policy_v1beta1_shape() -> None:
 
 
 def test_hostnetwork_pods_are_never_admin_subjects_or_pod_peers() -> None:
-    w = world(anp("deny-all", 1, {"namespaces": {}}, ingress=[{"action": "Deny", "from": [{"namespaces": {}}]}]))
+    w = world(
+        anp("deny-all", 1, {"namespaces": {}}, ingress=[{"action": "Deny", "from": [{"namespaces": {}}]}])
+    )
     assert check(w, "kube-system/agent", "app/client", 8080)
     assert not check(w, "other/client", "app/client", 8080)
 

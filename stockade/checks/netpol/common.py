@@ -28,10 +28,12 @@ if TYPE_CHECKING:
     from stockade.loading.objects import K8sObject
 
 NP_DOC = Reference(
-    "Kubernetes: Network Policies", "https://kubernetes.io/docs/concepts/services-networking/network-policies/"
+    "Kubernetes: Network Policies",
+    "https://kubernetes.io/docs/concepts/services-networking/network-policies/",
 )
 ANP_DOC = Reference(
-    "Network Policy API: AdminNetworkPolicy and ClusterNetworkPolicy", "https://network-policy-api.sigs.k8s.io/"
+    "Network Policy API: AdminNetworkPolicy and ClusterNetworkPolicy",
+    "https://network-policy-api.sigs.k8s.io/",
 )
 DEFAULT_SENSITIVE = ("data=sensitive", "stockade.io/sensitive=true")
 DEFAULT_IGNORED = ("kube-system", "kube-public", "kube-node-lease")
@@ -92,7 +94,7 @@ def engine(ctx: ScanContext) -> tuple[World, Analyzer]:
         world = world_from_inventory(ctx.inventory, Options(**settings(ctx).options))
         hit = (world, Analyzer(world))
         ctx.cache["netpol.engine"] = hit
-    return hit  # type: ignore[no-any-return]
+    return hit
 
 
 def pod_source(world: World, pod: Pod) -> tuple[K8sObject, str] | None:
@@ -118,7 +120,9 @@ def governed_pods(world: World, analyzer: Analyzer, ignored: frozenset[str]) -> 
 
 def external_candidates(world: World, policies: Any) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
     """Addresses outside the cluster worth testing: public probes and the edges of every ipBlock."""
-    cluster = {ip for p in world.pods.values() for ip in p.ips} | {ip for n in world.nodes.values() for ip in n.ips}
+    cluster = {ip for p in world.pods.values() for ip in p.ips} | {
+        ip for n in world.nodes.values() for ip in n.ips
+    }
     seen: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
     cands = [ipaddress.ip_address(x) for x in PUBLIC_PROBES]
     for pol in policies:
@@ -132,7 +136,11 @@ def external_candidates(world: World, policies: Any) -> list[ipaddress.IPv4Addre
                     for ex in block.excepts:
                         for edge in (int(ex.network_address) - 1, int(ex.broadcast_address) + 1):
                             try:
-                                ip = ipaddress.ip_address(edge) if ex.version == 4 else ipaddress.IPv6Address(edge)
+                                ip = (
+                                    ipaddress.ip_address(edge)
+                                    if ex.version == 4
+                                    else ipaddress.IPv6Address(edge)
+                                )
                             except ValueError:
                                 continue
                             cands.append(ip)
@@ -144,7 +152,7 @@ def external_candidates(world: World, policies: Any) -> list[ipaddress.IPv4Addre
 
 def serving_ports(pod: Pod) -> list[tuple[int, str, str]]:
     """(port, protocol, name) the pod's containers declare."""
-    out = []
+    out: list[tuple[int, str, str]] = []
     for cp in pod.ports:
         if (cp.port, cp.protocol) not in {(p, pr) for p, pr, _ in out}:
             out.append((cp.port, cp.protocol, cp.name))

@@ -36,10 +36,12 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
     if not dns:
         dns = [
             Pod(
-                "kube-system", "kube-dns", {"k8s-app": "kube-dns"},
+                "kube-system",
+                "kube-dns",
+                {"k8s-app": "kube-dns"},
                 ports=(ContainerPort("dns", 53, "UDP"), ContainerPort("dns-tcp", 53, "TCP")),
             )
-        ]  # fmt: skip
+        ]
     targets = [Endpoint("pod", pod=p) for p in dns]
     for pod in governed_pods(world, analyzer, st.ignore_namespaces):
         if pod in dns:
@@ -58,6 +60,10 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
         obj, path = where
         message = "egress blocks DNS" if "UDP" in blocked else "egress blocks DNS over TCP"
         yield ctx.finding(
-            SPEC, obj, path, message,
-            f"{pod.key}: no egress rule allows {' and '.join(f'{p}/53' for p in blocked)} to {dns[0].namespace}/{dns[0].name}",
-        )  # fmt: skip
+            SPEC,
+            obj,
+            path,
+            message,
+            f"{pod.key}: no egress rule allows {' and '.join(f'{p}/53' for p in blocked)} "
+            f"to {dns[0].namespace}/{dns[0].name}",
+        )

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from stockade.checks.netpol.common import ANP_DOC, NP_DOC, engine, external_candidates, governed_pods, pod_source, settings
+from stockade.checks.netpol.common import (
+    ANP_DOC,
+    NP_DOC,
+    engine,
+    external_candidates,
+    governed_pods,
+    pod_source,
+    settings,
+)
 from stockade.checks.registry import ScanContext, declare, register
 from stockade.model import CheckSpec, Finding, Severity
 
@@ -60,18 +68,27 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
         if where is None:
             continue
         obj, path = where
-        outside = _first_open(analyzer, src, [Endpoint("ip", ip=ip) for ip in external_candidates(world, policies)], ports)
+        outside = _first_open(
+            analyzer, src, [Endpoint("ip", ip=ip) for ip in external_candidates(world, policies)], ports
+        )
         if outside:
             yield ctx.finding(
-                EXTERNAL, obj, path, "sensitive pod can send traffic outside the cluster",
-                f"{pod.key}: egress to {outside}", evidence=(("egress", outside),),
-            )  # fmt: skip
+                EXTERNAL,
+                obj,
+                path,
+                "sensitive pod can send traffic outside the cluster",
+                f"{pod.key}: egress to {outside}",
+                evidence=(("egress", outside),),
+            )
         others = [Endpoint("pod", pod=Pod(ns, "*", {})) for ns in world.namespaces if ns != pod.namespace]
         if others and all(_first_open(analyzer, src, [o], ports) for o in others):
             yield ctx.finding(
-                ALL_NAMESPACES, obj, path, "sensitive pod can reach every namespace",
+                ALL_NAMESPACES,
+                obj,
+                path,
+                "sensitive pod can reach every namespace",
                 f"{pod.key}: egress to pods in all {len(others)} other namespaces",
-            )  # fmt: skip
+            )
 
 
 def _first_open(analyzer: object, src: object, targets: list[object], ports: list[tuple[int, str]]) -> str:

@@ -86,11 +86,19 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
         obj, path = src
         if everywhere:
             yield ctx.finding(
-                ALL_NAMESPACES, obj, path, "serving port reachable from every namespace",
-                f"{pod.key}: {', '.join(everywhere)}", evidence=(("ports", tuple(everywhere)),),
-            )  # fmt: skip
+                ALL_NAMESPACES,
+                obj,
+                path,
+                "serving port reachable from every namespace",
+                f"{pod.key}: {', '.join(everywhere)}",
+                evidence=(("ports", tuple(everywhere)),),
+            )
         if outside:
             yield ctx.finding(
-                OUTSIDE, obj, path, "serving port reachable from outside the cluster",
-                f"{pod.key}: {', '.join(outside)}", evidence=(("ports", tuple(outside)),),
-            )  # fmt: skip
+                OUTSIDE,
+                obj,
+                path,
+                "serving port reachable from outside the cluster",
+                f"{pod.key}: {', '.join(outside)}",
+                evidence=(("ports", tuple(outside)),),
+            )

@@ -52,7 +52,8 @@ NAMED_PORT = declare(
         severity=Severity.LOW,
         rationale="A named port resolves on the destination pod's container ports with the same protocol; "
         "when no container defines it the rule allows nothing (protocol omitted means TCP).",
-        remediation="Use a port name the destination containers declare (with the same protocol), or a number.",
+        remediation="Use a port name the destination containers declare (with the same protocol), "
+        "or a number.",
         references=(NP_DOC,),
     )
 )
@@ -76,7 +77,13 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
     for skipped in world.skipped:
         src = _policy_source(world, skipped.ref)
         if src is not None:
-            yield ctx.finding(INVALID, src, "spec", "policy would be rejected by the API server", f"{skipped.ref}: {skipped.reason}")
+            yield ctx.finding(
+                INVALID,
+                src,
+                "spec",
+                "policy would be rejected by the API server",
+                f"{skipped.ref}: {skipped.reason}",
+            )
     if not world.pods:
         return
     governed = [p for p in world.pods.values() if analyzer.governed(Endpoint("pod", pod=p)) is not None]
@@ -87,13 +94,18 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
         obj = _policy_source(world, pol.ref)
         if obj is None:
             continue
-        subjects = [p for p in governed if p.namespace == pol.namespace and pol.pod_selector.matches(p.labels)]
+        subjects = [
+            p for p in governed if p.namespace == pol.namespace and pol.pod_selector.matches(p.labels)
+        ]
         if not subjects:
             if pol.namespace in with_pods or not pol.pod_selector.is_empty:
                 yield ctx.finding(
-                    SELECTS_NOTHING, obj, "spec.podSelector", "policy selects no pod",
+                    SELECTS_NOTHING,
+                    obj,
+                    "spec.podSelector",
+                    "policy selects no pod",
                     f"{pol.ref}: podSelector {pol.pod_selector} matches no pod in namespace {pol.namespace}",
-                )  # fmt: skip
+                )
             continue
         for direction, key in (("ingress", "from"), ("egress", "to")):
             for rule in (pol.ingress if direction == "ingress" else pol.egress) or ():
@@ -104,23 +116,36 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                     if peer.namespaces is None:
                         spaces = [pol.namespace]
                     else:
-                        spaces = [n for n, ns in world.namespaces.items() if peer.namespaces.matches(ns.labels)]
+                        spaces = [
+                            n for n, ns in world.namespaces.items() if peer.namespaces.matches(ns.labels)
+                        ]
                     matched = [p for p in governed if p.namespace in spaces and peer.pods.matches(p.labels)]
                     peer_pods += matched
                     path = f"spec.{direction}[{rule.index}].{key}[{j}]"
-                    if not spaces and complete and not any(
-                        peer.namespaces.matches({NS_NAME_LABEL: n}) for n in ALWAYS_PRESENT
+                    if (
+                        not spaces
+                        and complete
+                        and peer.namespaces is not None
+                        and not any(peer.namespaces.matches({NS_NAME_LABEL: n}) for n in ALWAYS_PRESENT)
                     ):
                         yield ctx.finding(
-                            PEER_NOTHING, obj, path, "peer matches no namespace",
+                            PEER_NOTHING,
+                            obj,
+                            path,
+                            "peer matches no namespace",
                             f"{pol.ref}: namespaceSelector {peer.namespaces} matches no namespace",
-                        )  # fmt: skip
+                        )
                     elif spaces and not matched and all(n in with_pods for n in spaces):
                         yield ctx.finding(
-                            PEER_NOTHING, obj, path, "peer matches no pod",
+                            PEER_NOTHING,
+                            obj,
+                            path,
+                            "peer matches no pod",
                             f"{pol.ref}: {peer.describe()} matches no pod",
-                        )  # fmt: skip
-                targets = subjects if direction == "ingress" else (governed if rule.peers is None else peer_pods)
+                        )
+                targets = (
+                    subjects if direction == "ingress" else (governed if rule.peers is None else peer_pods)
+                )
                 if not targets:
                     continue
                 for k, pm in enumerate(rule.ports or ()):
@@ -128,11 +153,13 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                         continue
                     if not any(t.resolve_named_port(pm.name, pm.protocol) is not None for t in targets):
                         yield ctx.finding(
-                            NAMED_PORT, obj, f"spec.{direction}[{rule.index}].ports[{k}].port",
+                            NAMED_PORT,
+                            obj,
+                            f"spec.{direction}[{rule.index}].ports[{k}].port",
                             "named port defined by no destination container",
                             f"{pol.ref}: {pm.protocol} port {pm.name!r} is not a container port of "
                             f"{'the selected pods' if direction == 'ingress' else 'the peer pods'}",
-                        )  # fmt: skip
+                        )
 
 
 def _policy_source(world: World, ref: str) -> K8sObject | None:
@@ -140,4 +167,4 @@ def _policy_source(world: World, ref: str) -> K8sObject | None:
     hit = world.policy_sources.get(ref)
     if hit is None and ref.startswith("NetworkPolicy/"):
         hit = world.policy_sources.get(ref[len("NetworkPolicy/") :])
-    return hit  # type: ignore[no-any-return]
+    return hit

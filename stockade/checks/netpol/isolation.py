@@ -40,7 +40,8 @@ EGRESS = declare(
         severity=Severity.MEDIUM,
         rationale="Without a namespace-wide egress policy a compromised pod can reach every service of "
         "every tenant and any address on the internet, which is the path out for stolen models and data.",
-        remediation="Add a NetworkPolicy with `podSelector: {}` and `policyTypes: [Egress]` to the namespace, "
+        remediation="Add a NetworkPolicy with `podSelector: {}` and `policyTypes: [Egress]` to the "
+        "namespace, "
         "then allow DNS and the destinations each workload needs.",
         references=(NP_DOC, _RECIPE),
     )
@@ -59,7 +60,11 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
         pods = by_ns[ns]
         for direction, spec in (("ingress", INGRESS), ("egress", EGRESS)):
             d: Direction = "ingress" if direction == "ingress" else "egress"
-            wide = [p for p in world.policies_by_ns.get(ns, ()) if p.pod_selector.is_empty and p.rules(d) is not None]
+            wide = [
+                p
+                for p in world.policies_by_ns.get(ns, ())
+                if p.pod_selector.is_empty and p.rules(d) is not None
+            ]
             allow_all = [
                 p.ref for p in wide if any(r.peers is None and r.ports is None for r in p.rules(d) or ())
             ]
@@ -69,10 +74,14 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
             if allow_all:
                 detail = f"namespace-wide {', '.join(allow_all)} allows all {direction}"
             elif open_pods:
-                shown = ", ".join(open_pods[:5]) + (f" and {len(open_pods) - 5} more" if len(open_pods) > 5 else "")
+                shown = ", ".join(open_pods[:5]) + (
+                    f" and {len(open_pods) - 5} more" if len(open_pods) > 5 else ""
+                )
                 detail = f"not isolated for {direction}: {shown}"
             else:
-                detail = f"every current pod is selected by some policy, but new pods start open for {direction}"
+                detail = (
+                    f"every current pod is selected by some policy, but new pods start open for {direction}"
+                )
             obj = ns_objects.get(ns)
             path = "metadata"
             if obj is None:
@@ -81,6 +90,10 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                     continue
                 obj, path = src
             yield ctx.finding(
-                spec, obj, path, f"no default-deny {direction} NetworkPolicy in the namespace", f"{ns}: {detail}",
+                spec,
+                obj,
+                path,
+                f"no default-deny {direction} NetworkPolicy in the namespace",
+                f"{ns}: {detail}",
                 evidence=(("namespace", ns), ("open_pods", tuple(open_pods))),
-            )  # fmt: skip
+            )

@@ -189,7 +189,9 @@ class Analyzer:
                 return block.cidr.prefixlen == 0 and not block.excepts
         return any(block.contains(ip) for ip in self._ips(remote))
 
-    def port_matches(self, ports: Sequence[PortMatch] | None, protocol: str, port: int, dst: Endpoint) -> bool:
+    def port_matches(
+        self, ports: Sequence[PortMatch] | None, protocol: str, port: int, dst: Endpoint
+    ) -> bool:
         """Whether a rule's ports admit the traffic; named ports resolve on the destination pod."""
         if ports is None:
             return True
@@ -244,9 +246,9 @@ class Analyzer:
         """Whether a tier policy selects the pod (hostNetwork pods are never subjects)."""
         if pod.host_network:
             return False
-        return pol.subject_namespaces.matches(self.world.namespace_labels(pod.namespace)) and pol.subject_pods.matches(
-            pod.labels
-        )
+        return pol.subject_namespaces.matches(
+            self.world.namespace_labels(pod.namespace)
+        ) and pol.subject_pods.matches(pod.labels)
 
     def tier_peer_matches(self, peer: TierPeer, remote: Endpoint) -> bool:
         """Whether an admin/baseline peer matches the remote endpoint."""
@@ -346,7 +348,9 @@ class Analyzer:
             if decision is not None and decision[0] != "Pass":
                 action, ref, rivals = decision
                 status = ALLOWED if action == "Allow" else DENIED
-                return DirectionResult(status, by=(ref,), tier="baseline", passed_by=passed, ambiguous_with=rivals)
+                return DirectionResult(
+                    status, by=(ref,), tier="baseline", passed_by=passed, ambiguous_with=rivals
+                )
         if passed:
             return DirectionResult(NOT_ISOLATED, passed_by=passed)
         return _NOT_ISOLATED

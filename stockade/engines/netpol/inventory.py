@@ -38,21 +38,32 @@ def container_ports(spec: Mapping[str, Any]) -> tuple[ContainerPort, ...]:
     out: list[ContainerPort] = []
     containers = list(spec.get("containers") or [])
     # Restartable init containers (sidecars) run for the pod's lifetime and may serve ports.
-    containers += [c for c in spec.get("initContainers") or [] if isinstance(c, Mapping) and c.get("restartPolicy") == "Always"]
+    containers += [
+        c
+        for c in spec.get("initContainers") or []
+        if isinstance(c, Mapping) and c.get("restartPolicy") == "Always"
+    ]
     for c in containers:
         if not isinstance(c, Mapping):
             continue
         for p in c.get("ports") or []:
             if not isinstance(p, Mapping) or not isinstance(p.get("containerPort"), int):
                 continue
-            out.append(ContainerPort(str(p.get("name") or ""), int(p["containerPort"]), str(p.get("protocol") or "TCP")))
+            out.append(
+                ContainerPort(
+                    str(p.get("name") or ""), int(p["containerPort"]), str(p.get("protocol") or "TCP")
+                )
+            )
     return tuple(out)
 
 
 def _labels(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}
-    return {str(k): ("" if v is None else str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()}
+    return {
+        str(k): ("" if v is None else str(v).lower() if isinstance(v, bool) else str(v))
+        for k, v in value.items()
+    }
 
 
 def world_from_inventory(inventory: Inventory, options: Options | None = None) -> World:
@@ -63,8 +74,11 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
     nodes: list[Node] = []
     for o in inventory.kinds("Node"):
         status = o.body.get("status") or {}
-        addrs = [a.get("address") for a in status.get("addresses") or [] if isinstance(a, Mapping)
-                 and a.get("type") in ("InternalIP", "ExternalIP")]
+        addrs = [
+            a.get("address")
+            for a in status.get("addresses") or []
+            if isinstance(a, Mapping) and a.get("type") in ("InternalIP", "ExternalIP")
+        ]
         nodes.append(Node(o.name, _ips(addrs), _labels(o.labels)))
 
     # Owner chains: which workloads have real pods in the inventory.
@@ -72,7 +86,10 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
     for o in inventory.kinds("ReplicaSet", "Job"):
         for ref in o.metadata.get("ownerReferences") or []:
             if isinstance(ref, Mapping) and ref.get("controller", True):
-                owners[(o.namespace or "default", o.kind, o.name)] = (str(ref.get("kind")), str(ref.get("name")))
+                owners[(o.namespace or "default", o.kind, o.name)] = (
+                    str(ref.get("kind")),
+                    str(ref.get("name")),
+                )
     known = {(o.namespace or "default", o.kind, o.name) for o in inventory}
 
     pods: list[Pod] = []
@@ -90,15 +107,19 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
                 status = obj.body.get("status") or {}
                 if status.get("phase") in ("Succeeded", "Failed"):
                     continue
-                ips = _ips([p.get("ip") for p in status.get("podIPs") or [] if isinstance(p, Mapping)]
-                           or ([status["podIP"]] if status.get("podIP") else []))
+                ips = _ips(
+                    [p.get("ip") for p in status.get("podIPs") or [] if isinstance(p, Mapping)]
+                    or ([status["podIP"]] if status.get("podIP") else [])
+                )
                 pod = Pod(ns, obj.name, _labels(ref.labels), ips, node, ports, host)
                 pods.append(pod)
                 sources[pod.key] = (obj, ref.path)
                 for owner in _owner_chain(obj, ns, owners, known):
                     owned.setdefault(owner, pod.key)
             else:
-                pod = Pod(ns, obj.name, _labels(ref.labels), (), node, ports, host, kind=obj.kind, role=ref.role)
+                pod = Pod(
+                    ns, obj.name, _labels(ref.labels), (), node, ports, host, kind=obj.kind, role=ref.role
+                )
                 templates.append((pod, obj, ref.path))
     aliases: dict[str, str] = {}
     for pod, obj, path in templates:
@@ -123,13 +144,18 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
     world.aliases.update(aliases)
     world.sources.update(sources)
     for o in policy_objs:
-        ref = f"{o.namespace or 'default'}/{o.name}" if o.kind in NETWORKPOLICY_KINDS else f"{o.kind}/{o.name}"
+        ref = (
+            f"{o.namespace or 'default'}/{o.name}" if o.kind in NETWORKPOLICY_KINDS else f"{o.kind}/{o.name}"
+        )
         world.policy_sources[ref] = o
     return world
 
 
 def _owner_chain(
-    obj: K8sObject, ns: str, owners: dict[tuple[str, str, str], tuple[str, str]], known: set[tuple[str, str, str]]
+    obj: K8sObject,
+    ns: str,
+    owners: dict[tuple[str, str, str], tuple[str, str]],
+    known: set[tuple[str, str, str]],
 ) -> list[tuple[str, str, str]]:
     chain: list[tuple[str, str, str]] = []
     refs = [r for r in obj.metadata.get("ownerReferences") or [] if isinstance(r, Mapping)]

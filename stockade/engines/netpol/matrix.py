@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from stockade.engines.netpol.evaluate import Analyzer
-from stockade.engines.netpol.model import PROTOCOLS, IPAddress, Pod
+from stockade.engines.netpol.model import PROTOCOLS, IPAddress, IPNetwork, Pod
 from stockade.engines.netpol.policy import IPBlock, Peer, PortMatch, TierPeer
 from stockade.engines.netpol.selectors import Selector
 from stockade.engines.netpol.world import World
@@ -132,7 +132,7 @@ class _Ctx:
     ns_classes: dict[str, list[int]]
     named_bits: dict[str, int]
     block_bits: dict[IPBlock, int]
-    net_bits: dict[tuple[object, ...], int]
+    net_bits: dict[tuple[IPNetwork, ...], int]
 
 
 def build_matrix(world: World, port: int, protocol: str = "TCP", analyzer: Analyzer | None = None) -> Matrix:
@@ -152,16 +152,16 @@ def build_matrix(world: World, port: int, protocol: str = "TCP", analyzer: Analy
             for r in rules:
                 names.update(pm.name for pm in r.ports or () if pm.name and pm.protocol == protocol)
                 blocks.update(p.ip_block for p in r.peers or () if p.ip_block is not None)
-    nets: set[tuple[object, ...]] = set()
+    nets: set[tuple[IPNetwork, ...]] = set()
     node_sels: set[Selector] = set()
     for tp in world.tier_policies:
-        for r in tp.ingress + tp.egress:
-            names.update(pm.name for pm in r.ports or () if pm.name and pm.protocol == protocol)
-            for p in r.peers:
-                if p.kind == "networks":
-                    nets.add(tuple(p.networks))
-                elif p.kind == "nodes":
-                    node_sels.add(p.nodes)
+        for tr in tp.ingress + tp.egress:
+            names.update(pm.name for pm in tr.ports or () if pm.name and pm.protocol == protocol)
+            for tpeer in tr.peers:
+                if tpeer.kind == "networks":
+                    nets.add(tuple(tpeer.networks))
+                elif tpeer.kind == "nodes":
+                    node_sels.add(tpeer.nodes)
     block_list = sorted(blocks, key=str)
     net_list = sorted(nets, key=str)
 
@@ -169,23 +169,26 @@ def build_matrix(world: World, port: int, protocol: str = "TCP", analyzer: Analy
         return world.node_ips(pod) if pod.host_network else pod.ips
 
     groups: dict[tuple[object, ...], list[Pod]] = defaultdict(list)
+    sigs: dict[tuple[object, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
     for pod in world.pods.values():
         governed = not (pod.host_network and node_traffic)
         named = tuple(sorted(n for n in names if governed and pod.resolve_named_port(n, protocol) == port))
         ips = ips_of(pod)
+        bsig: tuple[int, ...] = ()
         if not governed or opts.ipblock_matches_pod_ips:
             if ips or not governed:
                 bsig = tuple(i for i, b in enumerate(block_list) if any(b.contains(ip) for ip in ips))
             else:
+                # No IP yet (a template): only a block covering the whole family is certain.
                 bsig = tuple(i for i, b in enumerate(block_list) if b.cidr.prefixlen == 0 and not b.excepts)
-        else:
-            bsig = ()
         if ips:
             nsig = tuple(
-                i for i, ns in enumerate(net_list) if any(ip.version == n.version and ip in n for ip in ips for n in ns)  # type: ignore[attr-defined,operator]
+                i
+                for i, nw in enumerate(net_list)
+                if any(ip.version == n.version and ip in n for ip in ips for n in nw)
             )
         else:
-            nsig = tuple(i for i, ns in enumerate(net_list) if any(n.prefixlen == 0 for n in ns))  # type: ignore[attr-defined]
+            nsig = tuple(i for i, nw in enumerate(net_list) if any(n.prefixlen == 0 for n in nw))
         key = (
             pod.namespace,
             frozenset(pod.labels.items()),
@@ -196,6 +199,7 @@ def build_matrix(world: World, port: int, protocol: str = "TCP", analyzer: Analy
             pod.node if (pod.host_network and node_sels) else None,
         )
         groups[key].append(pod)
+        sigs[key] = (bsig, nsig)
 
     classes = [PodClass(i, tuple(members)) for i, members in enumerate(groups.values())]
     class_of = {p.key: c.index for c in classes for p in c.pods}
@@ -207,7 +211,7 @@ def build_matrix(world: World, port: int, protocol: str = "TCP", analyzer: Analy
     tier_subject_bits = 0
     named_bits: dict[str, int] = defaultdict(int)
     block_bits: dict[IPBlock, int] = defaultdict(int)
-    net_bits: dict[tuple[object, ...], int] = defaultdict(int)
+    net_bits: dict[tuple[IPNetwork, ...], int] = defaultdict(int)
     for c in classes:
         rep = c.representative
         bit = 1 << c.index
@@ -221,15 +225,26 @@ def build_matrix(world: World, port: int, protocol: str = "TCP", analyzer: Analy
                     named_bits[nm] |= bit
         if not rep.host_network:
             tier_subject_bits |= bit
-    for key, members in zip(groups.keys(), classes, strict=True):
+    for gkey, members in zip(groups.keys(), classes, strict=True):
         bit = 1 << members.index
-        for i in key[4]:  # type: ignore[attr-defined]
+        bsig, nsig = sigs[gkey]
+        for i in bsig:
             block_bits[block_list[i]] |= bit
-        for i in key[5]:  # type: ignore[attr-defined]
+        for i in nsig:
             net_bits[net_list[i]] |= bit
     ctx = _Ctx(
-        world, protocol, port, classes, all_bits, governed_bits, tier_subject_bits,
-        ns_bits, ns_classes, named_bits, block_bits, net_bits,
+        world,
+        protocol,
+        port,
+        classes,
+        all_bits,
+        governed_bits,
+        tier_subject_bits,
+        ns_bits,
+        ns_classes,
+        named_bits,
+        block_bits,
+        net_bits,
     )
     rows = _compute_rows(ctx, analyzer)
     return Matrix(world, protocol, port, classes, class_of, rows, analyzer)

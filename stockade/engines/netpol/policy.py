@@ -274,7 +274,11 @@ def _np_peers(raw: Any, where: str) -> tuple[Peer, ...] | None:
             excepts: list[IPNetwork] = []
             for j, ex in enumerate(block.get("except") or []):
                 net = _network(ex, f"{at}.ipBlock.except[{j}]")
-                if net.version != cidr.version or net.network_address not in cidr or net.prefixlen <= cidr.prefixlen:
+                if (
+                    net.version != cidr.version
+                    or net.network_address not in cidr
+                    or net.prefixlen <= cidr.prefixlen
+                ):
                     raise PolicyError(f"{at}.ipBlock.except[{j}]: must be a strict subset of cidr {cidr}")
                 excepts.append(net)
             out.append(Peer(ip_block=IPBlock(cidr, tuple(excepts))))
@@ -322,7 +326,13 @@ def parse_network_policy(body: Mapping[str, Any], namespace: str | None = None) 
             r = r or {}
             if not isinstance(r, Mapping):
                 raise PolicyError(f"{at}: must be a mapping")
-            out.append(Rule(i, _np_peers(r.get(peer_key), f"{at}.{peer_key}"), _np_ports(r.get("ports"), f"{at}.ports")))
+            out.append(
+                Rule(
+                    i,
+                    _np_peers(r.get(peer_key), f"{at}.{peer_key}"),
+                    _np_ports(r.get("ports"), f"{at}.ports"),
+                )
+            )
         return tuple(out)
 
     ingress = rules(ingress_raw, "ingress", "from")

@@ -58,10 +58,7 @@ class Selector:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """Whether a label set satisfies every requirement."""
-        for r in self.requirements:
-            if not r.matches(labels):
-                return False
-        return True
+        return all(r.matches(labels) for r in self.requirements)
 
     def keys(self) -> frozenset[str]:
         """The label keys this selector looks at."""

@@ -70,7 +70,9 @@ class World:
             self.pods[pod.key] = pod
         self.nodes: dict[str, Node] = {n.name: n for n in nodes}
         self.policies: list[NetworkPolicy] = list(policies)
-        self.tier_policies: list[TierPolicy] = sorted(tier_policies, key=lambda p: (p.tier, p.priority, p.name))
+        self.tier_policies: list[TierPolicy] = sorted(
+            tier_policies, key=lambda p: (p.tier, p.priority, p.name)
+        )
         self.skipped: list[SkippedPolicy] = list(skipped)
         self.namespaces: dict[str, Namespace] = {}
         for ns in namespaces:
@@ -174,10 +176,16 @@ class World:
     ) -> World:
         """Build from the compact world format of the conformance vectors (plain dicts)."""
         node_objs = [
-            Node(name, tuple(ipaddress.ip_address(ip) for ip in _listify((v or {}).get("ip"))), dict((v or {}).get("labels") or {}))
+            Node(
+                name,
+                tuple(ipaddress.ip_address(ip) for ip in _listify((v or {}).get("ip"))),
+                dict((v or {}).get("labels") or {}),
+            )
             for name, v in (nodes or {}).items()
         ]
-        ns_objs = [Namespace(name, dict((v or {}).get("labels") or {})) for name, v in (namespaces or {}).items()]
+        ns_objs = [
+            Namespace(name, dict((v or {}).get("labels") or {})) for name, v in (namespaces or {}).items()
+        ]
         by_name = {n.name: n for n in node_objs}
         pod_objs = []
         for key, v in (pods or {}).items():
@@ -212,7 +220,8 @@ class World:
         for body in objects:
             kind = str(body.get("kind"))
             md = body.get("metadata") or {}
-            ref = f"{kind}/{md.get('namespace') + '/' if md.get('namespace') else ''}{md.get('name')}"
+            ns = md.get("namespace")
+            ref = f"{kind}/{str(ns) + '/' if ns else ''}{md.get('name')}"
             try:
                 if kind in NETWORKPOLICY_KINDS:
                     nps.append(parse_network_policy(body))
