@@ -219,3 +219,49 @@ def test_suggest(capsys: pytest.CaptureFixture[str], inputs: str, tmp_path: Path
     assert docs[1]["subjects"] == [{"kind": "ServiceAccount", "name": "trainer", "namespace": "ml"}]
     code, out, _ = run(capsys, "suggest", "--needs", str(needs), "-o", "json")
     assert code == 0 and [m["kind"] for m in json.loads(out)["manifests"]] == ["Role"]
+
+
+def test_suggest_from_audit_log(capsys: pytest.CaptureFixture[str], inputs: str, tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    events = [
+        {
+            "stage": "ResponseComplete",
+            "verb": "list",
+            "user": {"username": "system:serviceaccount:ml:trainer"},
+            "objectRef": {"resource": "pods", "namespace": "ml"},
+        },
+        {
+            "stage": "ResponseComplete",
+            "verb": "delete",
+            "user": {"username": "someone-else"},
+            "objectRef": {"resource": "pods", "namespace": "ml", "name": "p"},
+        },
+    ]
+    log.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    code, out, _ = run(capsys, "suggest", "--audit-log", str(log), *TRAINER, "-o", "json", "-f", inputs)
+    doc = json.loads(out)
+    assert code == 0 and doc["requests"] == [
+        {"verb": "list", "apiGroup": "", "resource": "pods", "subresource": "", "name": "", "namespace": "ml"}
+    ]
+    assert doc["manifests"][0]["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
+    # pod-reader's single rule is used (list pods), so nothing is unused; nothing is missing.
+    assert doc["unused"] == [] and doc["missing"] == []
+
+
+def test_escalation_check_update_of_aggregated_cluster_role(
+    capsys: pytest.CaptureFixture[str], inputs: str, tmp_path: Path
+) -> None:
+    new = tmp_path / "new.yaml"
+    old = tmp_path / "old.yaml"
+    new.write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: agg}\nrules: []\n"
+    )
+    old.write_text(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: agg}\nrules: []\n"
+        "aggregationRule: {clusterRoleSelectors: [{matchLabels: {x: 'y'}}]}\n"
+    )
+    code, out, _ = run(
+        capsys, "escalation-check", str(new), "--verb", "update", "--old", str(old), *TRAINER, "-f", inputs
+    )
+    assert code == 1 and out.startswith("denied (aggregation-requires-full-authority)")
+    assert run(capsys, "escalation-check", str(new), "--old", str(old), *TRAINER, "-f", inputs)[0] == 2
