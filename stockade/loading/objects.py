@@ -79,12 +79,16 @@ class K8sObject:
         return locate(self.source, full) or self.location.line
 
 
+def _kind_index() -> defaultdict[str, list[K8sObject]]:
+    return defaultdict(list)
+
+
 @dataclass(slots=True)
 class Inventory:
     """Objects indexed by kind, namespace and name."""
 
     objects: list[K8sObject] = field(default_factory=list)
-    _by_kind: dict[str, list[K8sObject]] = field(default_factory=lambda: defaultdict(list))
+    _by_kind: defaultdict[str, list[K8sObject]] = field(default_factory=_kind_index)
 
     @classmethod
     def of(cls, objects: Iterable[K8sObject]) -> Inventory:

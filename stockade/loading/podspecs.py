@@ -36,6 +36,8 @@ class PodSpecRef:
     """False only for a real Pod object."""
     remap: Mapping[str, str] = field(default_factory=dict)
     """Relative-path prefixes of a synthesised spec -> absolute paths in the object."""
+    controller_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels the controller adds to the pods it creates (KServe, KubeRay, Kubeflow ...)."""
 
     @property
     def namespace(self) -> str | None:
@@ -43,8 +45,12 @@ class PodSpecRef:
 
     @property
     def labels(self) -> Mapping[str, str]:
+        """The labels the running pods carry: the template's plus the controller's."""
         labels = self.metadata.get("labels")
-        return labels if isinstance(labels, Mapping) else _EMPTY
+        labels = labels if isinstance(labels, Mapping) else _EMPTY
+        if not self.controller_labels:
+            return labels
+        return {**labels, **self.controller_labels}
 
     @property
     def annotations(self) -> Mapping[str, str]:
@@ -85,12 +91,14 @@ def _m(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else _EMPTY
 
 
-def _template(obj: K8sObject, tmpl: Any, path: str, role: str = "") -> Iterator[PodSpecRef]:
+def _template(
+    obj: K8sObject, tmpl: Any, path: str, role: str = "", labels: Mapping[str, str] = _EMPTY
+) -> Iterator[PodSpecRef]:
     """A PodTemplateSpec (``metadata`` + ``spec``) at ``path``."""
     tmpl = _m(tmpl)
     spec = tmpl.get("spec")
     if isinstance(spec, Mapping):
-        yield PodSpecRef(obj, f"{path}.spec", spec, _m(tmpl.get("metadata")), role)
+        yield PodSpecRef(obj, f"{path}.spec", spec, _m(tmpl.get("metadata")), role, controller_labels=labels)
 
 
 def _pod(obj: K8sObject) -> Iterator[PodSpecRef]:
@@ -101,6 +109,12 @@ def _pod(obj: K8sObject) -> Iterator[PodSpecRef]:
 
 def _workload(obj: K8sObject) -> Iterator[PodSpecRef]:
     yield from _template(obj, obj.spec.get("template"), "spec.template")
+
+
+def _notebook(obj: K8sObject) -> Iterator[PodSpecRef]:
+    # The notebook controller runs a StatefulSet whose pods carry these labels.
+    labels = {"notebook-name": obj.name, "statefulset": obj.name}
+    yield from _template(obj, obj.spec.get("template"), "spec.template", "", labels)
 
 
 def _cronjob(obj: K8sObject) -> Iterator[PodSpecRef]:
@@ -117,7 +131,14 @@ def _replica_specs(obj: K8sObject) -> Iterator[PodSpecRef]:
     for key, specs in obj.spec.items():
         if isinstance(key, str) and key.endswith("ReplicaSpecs") and isinstance(specs, Mapping):
             for role, rs in specs.items():
-                yield from _template(obj, _m(rs).get("template"), f"spec.{key}.{role}.template", str(role).lower())
+                labels = {
+                    "training.kubeflow.org/job-name": obj.name,
+                    "training.kubeflow.org/replica-type": str(role).lower(),
+                    "training.kubeflow.org/operator-name": f"{obj.kind[:-3].lower()}job-controller"
+                    if obj.kind.endswith("Job") else "",
+                }  # fmt: skip
+                path = f"spec.{key}.{role}.template"
+                yield from _template(obj, _m(rs).get("template"), path, str(role).lower(), labels)
 
 
 def _jobset_jobs(obj: K8sObject, jobset_spec: Mapping[str, Any], base: str) -> Iterator[PodSpecRef]:
@@ -158,13 +179,20 @@ def _trainjob(obj: K8sObject) -> Iterator[PodSpecRef]:
 
 def _ray_cluster_spec(obj: K8sObject, spec: Any, base: str) -> Iterator[PodSpecRef]:
     spec = _m(spec)
-    yield from _template(obj, _m(spec.get("headGroupSpec")).get("template"), f"{base}.headGroupSpec.template", "head")
+    # KubeRay names the cluster after the RayCluster (RayJob/RayService clusters get a suffix
+    # at run time, so only the node-type labels are certain there).
+    cluster = {"ray.io/cluster": obj.name} if obj.kind == "RayCluster" else {}
+    head = {**cluster, "ray.io/node-type": "head", "ray.io/is-ray-node": "yes"}
+    yield from _template(obj, _m(spec.get("headGroupSpec")).get("template"), f"{base}.headGroupSpec.template", "head", head)
     groups = spec.get("workerGroupSpecs")
     if isinstance(groups, list):
         for i, g in enumerate(groups):
             g = _m(g)
             role = f"worker:{g['groupName']}" if g.get("groupName") else "worker"
-            yield from _template(obj, g.get("template"), f"{base}.workerGroupSpecs[{i}].template", role)
+            labels = {**cluster, "ray.io/node-type": "worker", "ray.io/is-ray-node": "yes"}
+            if g.get("groupName"):
+                labels["ray.io/group"] = str(g["groupName"])
+            yield from _template(obj, g.get("template"), f"{base}.workerGroupSpecs[{i}].template", role, labels)
 
 
 def _raycluster(obj: K8sObject) -> Iterator[PodSpecRef]:
@@ -209,7 +237,8 @@ def _kserve_component(obj: K8sObject, comp: Any, base: str, role: str) -> Iterat
                 remap[f"containers[{i}]"] = f"{base}.containers[{i - 1}]"
             break
     spec["containers"] = containers
-    yield PodSpecRef(obj, base, spec, _m(comp.get("metadata")) or _EMPTY, role, remap=remap)
+    labels = {"serving.kserve.io/inferenceservice": obj.name, "component": role}
+    yield PodSpecRef(obj, base, spec, _m(comp.get("metadata")) or _EMPTY, role, remap=remap, controller_labels=labels)
 
 
 def _inferenceservice(obj: K8sObject) -> Iterator[PodSpecRef]:
@@ -320,7 +349,7 @@ FINDERS: dict[tuple[str, str], Finder] = {
     ("kubeflow.org", "PaddleJob"): _replica_specs,
     ("kubeflow.org", "JAXJob"): _replica_specs,
     ("kubeflow.org", "MXJob"): _replica_specs,
-    ("kubeflow.org", "Notebook"): _workload,
+    ("kubeflow.org", "Notebook"): _notebook,
     ("trainer.kubeflow.org", "TrainJob"): _trainjob,
     ("trainer.kubeflow.org", "TrainingRuntime"): _training_runtime,
     ("trainer.kubeflow.org", "ClusterTrainingRuntime"): _training_runtime,

@@ -78,8 +78,27 @@ def _go_int(text: str) -> int | None:
         return None
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+# First characters a plain scalar needs to be anything but a string (bool, null, int, float, merge).
+_MAYBE_TYPED = frozenset("yYnNtTfFoO~-+0123456789.<")
+
+
 class _Resolver(BaseResolver):
     """Implicit tags exactly where go-yaml v2 gives them (no timestamps, no sexagesimal)."""
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        # Fast path for the common case (a plain scalar that starts like a word): most of a
+        # manifest's scalars, and the generic resolver is a measurable share of load time.
+        if kind is ScalarNode:
+            if implicit[0] and value and value[0] not in _MAYBE_TYPED:
+                return _STR_TAG
+        elif kind is MappingNode:
+            return _MAP_TAG
+        elif kind is SequenceNode:
+            return _SEQ_TAG
+        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
 
 
 _Resolver.add_implicit_resolver(
@@ -197,27 +216,50 @@ class RawDoc:
     text: str
 
 
-_MARKER = re.compile(r"^(?:---(?=[ \t\r\n]|$)|\.\.\.[ \t\r]*(?=\n|$))", re.MULTILINE)
+def _marker_at(text: str, pos: int) -> str | None:
+    """``---`` or ``...`` when the line at ``pos`` is a document marker."""
+    head = text[pos : pos + 3]
+    if head == "---":
+        nxt = text[pos + 3 : pos + 4]
+        return "---" if nxt in ("", " ", "\t", "\r", "\n") else None
+    if head == "...":
+        end = text.find("\n", pos)
+        return "..." if not text[pos + 3 : end if end >= 0 else len(text)].strip() else None
+    return None
 
 
 def split_documents(text: str) -> Iterator[RawDoc]:
     """Split a stream on ``---`` lines (the document markers of block YAML) and ``...`` ends."""
-    start = 0
-    start_line = 1
+    start, start_line = 0, 1
     counted, line = 0, 1
-    for m in _MARKER.finditer(text):
-        pos = m.start()
-        line += text.count("\n", counted, pos)
-        counted = pos
-        if m.group().startswith("---"):
-            if pos > start:
-                yield RawDoc(start_line, text[start:pos])
-            start, start_line = pos, line
-        else:
-            yield RawDoc(start_line, text[start:pos])
-            nl = text.find("\n", pos)
-            start, start_line = (len(text), line) if nl < 0 else (nl + 1, line + 1)
-    if start < len(text):
+    pos = 0
+    n = len(text)
+    next_dash = next_dot = -1
+    while pos < n:
+        if text[pos] in "-.":
+            marker = _marker_at(text, pos)
+            if marker is not None:
+                line += text.count("\n", counted, pos)
+                counted = pos
+                if marker == "---":
+                    if pos > start:
+                        yield RawDoc(start_line, text[start:pos])
+                    start, start_line = pos, line
+                else:
+                    yield RawDoc(start_line, text[start:pos])
+                    nl = text.find("\n", pos)
+                    start, start_line = (n, line) if nl < 0 else (nl + 1, line + 1)
+        # Markers only start lines: jump to the next line that starts with one of their
+        # characters (each search result is reused until passed, so the scan stays linear).
+        if next_dash < pos:
+            next_dash = text.find("\n-", pos)
+            next_dash = n if next_dash < 0 else next_dash
+        if next_dot < pos:
+            next_dot = text.find("\n.", pos)
+            next_dot = n if next_dot < 0 else next_dot
+        nxt = min(next_dash, next_dot)
+        pos = nxt + 1 if nxt < n else n
+    if start < n:
         yield RawDoc(start_line, text[start:])
 
 
@@ -276,6 +318,53 @@ def _expanded_size(node: Node) -> int:
     return size(node, 0)
 
 
+class _Builder:
+    """Node graph -> JSON-compatible values, straight recursion (PyYAML's generic constructor
+    with its generator protocol costs twice as much). Tags resolve exactly as in
+    :class:`_Constructor`, which still handles the rare tags this does not."""
+
+    __slots__ = ("constructor", "memo")
+
+    def __init__(self, constructor: _Constructor) -> None:
+        self.constructor = constructor
+        self.memo: dict[int, Any] = {}
+
+    def build(self, node: Node) -> Any:
+        tag = node.tag
+        if tag == _STR_TAG:
+            return node.value
+        key = id(node)
+        if key in self.memo:  # an alias: the same node object again
+            return self.memo[key]
+        if tag == _MAP_TAG:
+            out: dict[str, Any] = {}
+            self.memo[key] = out
+            self.constructor.flatten_mapping(node)
+            for k_node, v_node in node.value:
+                k = k_node.value if k_node.tag == _STR_TAG else self.build(k_node)
+                if not isinstance(k, str):
+                    if isinstance(k, (list, dict)):
+                        raise ConstructorError(None, None, "a mapping key must be a scalar", k_node.start_mark)
+                    k = _json_key(k)
+                out[k] = self.build(v_node)
+            return out
+        if tag == _SEQ_TAG:
+            seq: list[Any] = []
+            self.memo[key] = seq
+            seq.extend(self.build(child) for child in node.value)
+            return seq
+        value = self.constructor.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+        self.memo[key] = value
+        return value
+
+
+def elide_crd_schema_text(text: str) -> str:
+    """A CustomResourceDefinition's text with its schemas blanked (other documents unchanged)."""
+    if "openAPIV3Schema" in text and _CRD_KIND.search(text):
+        return _blank_crd_schemas(text)
+    return text
+
+
 def parse_document(doc: RawDoc, *, elide_crd_schema: bool = True) -> Any:
     """Parse one document into JSON-compatible values; raises :class:`YamlDocError`."""
     text = doc.text
@@ -284,8 +373,8 @@ def parse_document(doc: RawDoc, *, elide_crd_schema: bool = True) -> Any:
             f"document is {len(text) / 1048576:.1f} MiB, over the {MAX_DOCUMENT_BYTES // 1048576} MiB limit"
             " (the API server accepts at most 3 MiB a request)"
         )
-    if elide_crd_schema and "openAPIV3Schema" in text and _CRD_KIND.search(text):
-        text = _blank_crd_schemas(text)
+    if elide_crd_schema:
+        text = elide_crd_schema_text(text)
     loader = K8sLoader(text)
     try:
         node = loader.get_single_node()
@@ -294,7 +383,7 @@ def parse_document(doc: RawDoc, *, elide_crd_schema: bool = True) -> Any:
         if "*" in text and "&" in text:
             if _expanded_size(node) > MAX_EXPANDED_NODES:
                 raise YamlDocError(f"alias expansion exceeds {MAX_EXPANDED_NODES:,} nodes (a billion-laughs document?)")
-        return loader.construct_document(node)
+        return _Builder(loader).build(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "invalid YAML"
@@ -326,7 +415,7 @@ def parse_path(path: str) -> list[str | int]:
     return out
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _compose(source: SourceDoc) -> Node | None:
     try:
         return yaml.compose(source.text, Loader=yaml.CSafeLoader)  # type: ignore[no-any-return]
@@ -334,8 +423,116 @@ def _compose(source: SourceDoc) -> Node | None:
         return None
 
 
+@lru_cache(maxsize=4096)
+def _line_index(source: SourceDoc) -> tuple[list[str], list[int]]:
+    """The document's lines and each line's indentation (-1 for blank and comment lines)."""
+    lines = source.text.split("\n")
+    indents = []
+    for line in lines:
+        body = line.lstrip(" ")
+        s = body.strip()
+        indents.append(-1 if not s or s.startswith("#") or s == "---" else len(line) - len(body))
+    return lines, indents
+
+
+def _text_locate(source: SourceDoc, tokens: list[str | int]) -> int | None:
+    """Follow ``tokens`` through block-style YAML by indentation alone; None if the text does not
+    have the plain shape this understands (flow collections, odd quoting): the caller falls back."""
+    lines, indents = _line_index(source)
+    start, end = 0, len(lines)
+    while start < end and indents[start] < 0:
+        start += 1
+    if start == end:
+        return None
+    col = indents[start]
+    item_line = -1  # the "- " line of the current sequence item: its content starts at `col`
+
+    def ind(i: int) -> int:
+        return col if i == item_line else indents[i]
+
+    found = start
+    for n, token in enumerate(tokens):
+        if isinstance(token, str):
+            hit = -1
+            for i in range(start, end):
+                d = ind(i)
+                if d < 0 or d > col:
+                    continue
+                if d < col:
+                    break
+                body = lines[i][col:]
+                if body.startswith("-"):
+                    continue  # an item of the previous key's sequence
+                key, sep, rest = body.partition(":")
+                if sep and key.strip().strip("\"'") == token and rest[:1] in ("", " ", "\t", "\r"):
+                    hit = i
+                    break
+            if hit < 0:
+                return None
+            found = hit
+            rest = lines[hit][col:].partition(":")[2].strip()
+            if rest and not rest.startswith(("#", "|", ">", "&", "!")):
+                return found if n == len(tokens) - 1 else None  # inline value: cannot go deeper by text
+            j = hit + 1
+            while j < end and (indents[j] < 0 or indents[j] > col or (indents[j] == col and lines[j][col:].startswith("-"))):
+                j += 1
+            nxt = hit + 1
+            while nxt < j and indents[nxt] < 0:
+                nxt += 1
+            if nxt >= j:
+                return found if n == len(tokens) - 1 else None
+            start, end, col, item_line = nxt, j, indents[nxt], -1
+        else:
+            count = -1
+            hit = -1
+            for i in range(start, end):
+                if ind(i) == col and lines[i][col:col + 1] == "-" and lines[i][col + 1 : col + 2] in ("", " ", "\t", "\r"):
+                    count += 1
+                    if count == token:
+                        hit = i
+                        break
+            if hit < 0:
+                return None
+            found = hit
+            stop = hit + 1
+            while stop < end and not (ind(stop) == col and lines[stop][col:col + 1] == "-") and (ind(stop) < 0 or ind(stop) > col):
+                stop += 1
+            after = lines[hit][col + 1 :]
+            content = after.lstrip(" ")
+            if content.strip() and not content.startswith("#"):
+                start, end, item_line = hit, stop, hit
+                col = col + 1 + (len(after) - len(content))
+            else:
+                nxt = hit + 1
+                while nxt < stop and indents[nxt] < 0:
+                    nxt += 1
+                if nxt >= stop:
+                    return found if n == len(tokens) - 1 else None
+                start, end, col, item_line = nxt, stop, indents[nxt], -1
+    return found
+
+
 def locate(source: SourceDoc, path: str) -> int | None:
     """The line of the deepest node that exists on ``path`` (None if the document has none)."""
+    tokens = parse_path(path)
+    while tokens:
+        hit = _text_locate(source, tokens)
+        if hit is not None:
+            return source.start_line + hit
+        if not _has_flow_or_odd_shape(source):
+            tokens = tokens[:-1]  # the field does not exist: point at its deepest parent
+            continue
+        return _node_locate(source, path)
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _has_flow_or_odd_shape(source: SourceDoc) -> bool:
+    """Whether the text needs a real parse to locate fields (flow collections, JSON, anchors)."""
+    return any(c in source.text for c in "{[&*\t") and bool(re.search(r"[:-][ \t]*[{\[&*]|\t", source.text))
+
+
+def _node_locate(source: SourceDoc, path: str) -> int | None:
     node = _compose(source)
     if node is None:
         return None
