@@ -91,17 +91,26 @@ def realistic_pods() -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return [(meta, serving), (meta, training), (meta, serving), (meta, legacy)]
 
 
-def rate(fn: Callable[[], None], items: int, seconds: float) -> float:
-    """Items processed per second by repeated calls of ``fn`` (each handles ``items``)."""
+def rate(fn: Callable[[], None], items: int, seconds: float) -> tuple[float, float]:
+    """(best-round items per CPU-second, overall items per wall-second).
+
+    The first figure is this core's throughput even when other processes share the machine (CPU
+    time, best of 0.1 s rounds); the second is what a wall clock saw, contention included.
+    """
     fn()  # warm caches (per-version check plan)
-    n = 0
-    start = time.perf_counter()
-    while True:
-        fn()
-        n += items
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return n / elapsed
+    best = 0.0
+    total = 0
+    wall_start = time.perf_counter()
+    deadline = wall_start + seconds
+    while time.perf_counter() < deadline:
+        start = time.process_time()
+        n = 0
+        while time.process_time() - start < 0.1:
+            fn()
+            n += items
+        total += n
+        best = max(best, n / (time.process_time() - start))
+    return best, total / (time.perf_counter() - wall_start)
 
 
 def main() -> None:
@@ -135,10 +144,11 @@ def main() -> None:
         ("baseline: copy.deepcopy(pod)", rate(run_deepcopy, len(pods), args.seconds)),
         ("baseline: json round-trip(pod)", rate(run_json, len(pods), args.seconds)),
     ]
-    for name, per_s in results:
-        print(f"{name:34s} {per_s:12,.0f} pods/s  ({1e6 / per_s:7.1f} us/pod)")
+    print(f"{'':34s} {'pods/s (CPU, best)':>20s} {'us/pod':>8s} {'pods/s (wall)':>15s}")
+    for name, (cpu, wall) in results:
+        print(f"{name:34s} {cpu:20,.0f} {1e6 / cpu:8.1f} {wall:15,.0f}")
     target = 20_000
-    ok = results[0][1] >= target
+    ok = results[0][1][0] >= target
     print(f"target >= {target:,} pods/s at restricted: {'met' if ok else 'NOT met'}")
 
 

@@ -39,6 +39,9 @@ def _list(v: Any) -> list[Any]:
     return v if type(v) is list else (list(v) if isinstance(v, tuple) else [])
 
 
+_CONTAINER_KEYS = ((0, "initContainers"), (1, "containers"), (2, "ephemeralContainers"))
+
+
 class PodView:
     """What every check reads, prepared once per evaluation."""
 
@@ -52,14 +55,18 @@ class PodView:
         self.psc = _m(spec.get("securityContext"))
         """The pod securityContext, None when unset."""
         cs: list[tuple[str, Mapping[str, Any], Mapping[str, Any] | None, int]] = []
-        for kind, key in ((0, "initContainers"), (1, "containers"), (2, "ephemeralContainers")):
+        for kind, key in _CONTAINER_KEYS:
             items = spec.get(key)
-            if items:
-                for c in _list(items):
-                    cm = _m(c)
-                    if cm is None:
-                        cm = _EMPTY
-                    cs.append((_s(cm.get("name")), cm, _m(cm.get("securityContext")), kind))
+            if not items:
+                continue
+            for c in items if type(items) is list else _list(items):
+                if type(c) is not dict:
+                    c = _m(c) or _EMPTY
+                name = c.get("name")
+                sc = c.get("securityContext")
+                if sc is not None and type(sc) is not dict:
+                    sc = _m(sc)
+                cs.append((name if type(name) is str else _s(name), c, sc, kind))
         self.containers = cs
         """(name, container, securityContext or None, 0 init / 1 regular / 2 ephemeral)."""
         os_ = _m(spec.get("os"))
@@ -374,6 +381,16 @@ def _apparmor_type_ok(t: Any) -> bool:
 
 
 def app_armor_profile_1_0(p: PodView) -> Outcome:
+    psc = p.psc
+    ann = p.meta.get("annotations")
+    if (
+        not ann
+        and (psc is None or psc.get("appArmorProfile") is None)
+        and not any(
+            sc is not None and sc.get("appArmorProfile") is not None for _n, _c, sc, _k in p.containers
+        )
+    ):
+        return None
     setters: list[str] = []
     values: set[str] = set()
     psc = p.psc
@@ -418,6 +435,11 @@ _SELINUX_1_31 = _SELINUX_1_0 | {"container_engine_t"}
 
 
 def _se_linux(p: PodView, allowed: frozenset[str]) -> Outcome:
+    psc = p.psc
+    if (psc is None or psc.get("seLinuxOptions") is None) and not any(
+        sc is not None and sc.get("seLinuxOptions") is not None for _n, _c, sc, _k in p.containers
+    ):
+        return None
     setters: list[str] = []
     types: set[str] = set()
     flags = [False, False]  # user set, role set
@@ -693,6 +715,11 @@ def _host_process(sc: Mapping[str, Any] | None) -> bool:
 
 
 def windows_host_process_1_0(p: PodView) -> Outcome:
+    psc = p.psc
+    if (psc is None or psc.get("windowsOptions") is None) and not any(
+        sc is not None and sc.get("windowsOptions") is not None for _n, _c, sc, _k in p.containers
+    ):
+        return None
     bad = [name for name, _c, sc, _k in p.containers if _host_process(sc)]
     setters = []
     if _host_process(p.psc):
@@ -711,34 +738,45 @@ def windows_host_process_1_0(p: PodView) -> Outcome:
 
 
 def _handler_hosts(handler: Any, out: list[str]) -> None:
-    if handler is None:
-        return
     hm = handler if type(handler) is dict else _m(handler)
     if hm is None:
         return
     for key in ("httpGet", "tcpSocket"):
-        action = _m(hm.get(key))
+        action = hm.get(key)
         if action is not None:
-            host = _s(action.get("host"))
-            if host:
-                out.append(host)
+            action = action if type(action) is dict else _m(action)
+            if action is not None:
+                host = action.get("host")
+                if host:
+                    out.append(_s(host))
+
+
+_PROBE_KEYS = ("livenessProbe", "readinessProbe", "startupProbe")
 
 
 def host_probes_and_host_lifecycle_1_34(p: PodView) -> Outcome:
     bad: set[str] = set()
     hosts: set[str] = set()
+    found: list[str] = []
     for name, c, _sc, _k in p.containers:
-        found: list[str] = []
-        _handler_hosts(c.get("livenessProbe"), found)
-        _handler_hosts(c.get("readinessProbe"), found)
-        _handler_hosts(c.get("startupProbe"), found)
-        lc = _m(c.get("lifecycle"))
+        for key in _PROBE_KEYS:
+            h = c.get(key)
+            if h is not None:
+                _handler_hosts(h, found)
+        lc = c.get("lifecycle")
         if lc is not None:
-            _handler_hosts(lc.get("postStart"), found)
-            _handler_hosts(lc.get("preStop"), found)
+            lcm = _m(lc)
+            if lcm is not None:
+                h = lcm.get("postStart")
+                if h is not None:
+                    _handler_hosts(h, found)
+                h = lcm.get("preStop")
+                if h is not None:
+                    _handler_hosts(h, found)
         if found:
             bad.add(name)
             hosts.update(found)
+            found = []
     if not bad:
         return None
     return (
