@@ -423,5 +423,7 @@ def test_non_resource_url_matching_strips_every_trailing_star() -> None:
 
     rule = PolicyRule(verbs=("get",), non_resource_urls=("/logs**",))
     assert rule_allows(rule, Attributes("get", non_resource_url="/logs/kubelet"))
-    # ...whereas coverage (escalation) strips only one: "/logs**" does not cover "/logs/x".
-    assert not covers([rule], [PolicyRule(verbs=("get",), non_resource_urls=("/logs/x",))])
+    # Coverage (escalation) strips them all too; "/logs/*" does not cover "/logs".
+    assert covers([rule], [PolicyRule(verbs=("get",), non_resource_urls=("/logs/x",))])
+    owner = PolicyRule(verbs=("get",), non_resource_urls=("/logs/*",))
+    assert not covers([owner], [PolicyRule(verbs=("get",), non_resource_urls=("/logs",))])

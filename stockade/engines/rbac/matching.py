@@ -51,7 +51,7 @@ def non_resource_url_matches(rule: PolicyRule, url: str) -> bool:
     for u in rule.non_resource_urls:
         if u in (ALL, url):
             return True
-        # The authorizer strips every trailing "*" (the escalation comparator strips only one).
+        # Every trailing "*" is stripped ("/logs**" is the prefix "/logs"), here and in coverage.
         if u.endswith(ALL) and url.startswith(u.rstrip(ALL)):
             return True
     return False
@@ -111,7 +111,9 @@ def _resources_cover(owner: Sequence[str], wanted: Sequence[str]) -> bool:
 
 
 def _urls_cover(owner: Sequence[str], wanted: Sequence[str]) -> bool:
-    return all(any(o == url or (o.endswith(ALL) and url.startswith(o[:-1])) for o in owner) for url in wanted)
+    return all(
+        any(o == url or (o.endswith(ALL) and url.startswith(o.rstrip(ALL))) for o in owner) for url in wanted
+    )
 
 
 def rule_covers(owner: PolicyRule, tuple_rule: PolicyRule) -> bool:
