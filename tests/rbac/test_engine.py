@@ -427,3 +427,11 @@ def test_non_resource_url_matching_strips_every_trailing_star() -> None:
     assert covers([rule], [PolicyRule(verbs=("get",), non_resource_urls=("/logs/x",))])
     owner = PolicyRule(verbs=("get",), non_resource_urls=("/logs/*",))
     assert not covers([owner], [PolicyRule(verbs=("get",), non_resource_urls=("/logs",))])
+
+
+def test_with_objects_adds_and_replaces() -> None:
+    authz = _u_holds_pods_get()
+    more = authz.with_objects([role("r", "ns1", PODS_GET), rb("b2", "ns1", "Role", "r", user("v"))])
+    assert more.allows(UserInfo("v"), Attributes("get", "ns1", resource="pods"))
+    assert not authz.allows(UserInfo("v"), Attributes("get", "ns1", resource="pods"))
+    assert {b.name for b in more.input_bindings()} == {"b", "b2"}
