@@ -231,3 +231,12 @@ def test_switches_reach_the_engine(capsys: pytest.CaptureFixture[str]) -> None:
         "--no-self-exempt",
     )
     assert (code, out) == (1, "denied\n")
+
+
+def test_documented_example_expectations_hold(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/netpol.md shows this run: the example platform meets its reachability intent."""
+    root = Path(__file__).resolve().parents[2] / "examples"
+    code, out, _ = run(
+        capsys, "assert", str(root / "ml-platform-netpol-expectations.yaml"), "-f", str(root / "ml-platform")
+    )
+    assert (code, out.splitlines()[-1]) == (0, "11 passed, 0 failed")

@@ -4,6 +4,7 @@ Settings (``netpol:`` in stockade.yaml)::
 
     netpol:
       sensitive_labels: ["data=sensitive", "stockade.io/sensitive"]   # key=value or key (exists)
+      # (``sensitive_label: key=value`` is accepted for a single label)
       ignore_namespaces: [kube-system, kube-public, kube-node-lease]
       ipblock_matches_pod_ips: true       # implementation-defined behaviours, upstream defaults
       hostnetwork: node-traffic           # or pod-like
@@ -62,7 +63,9 @@ def settings(ctx: ScanContext) -> Settings:
         return hit  # type: ignore[no-any-return]
     sec = ctx.config.section("netpol")
     src = ctx.config.source or "<config>"
-    labels = sec.get("sensitive_labels", list(DEFAULT_SENSITIVE))
+    labels = sec.get("sensitive_labels", sec.get("sensitive_label", list(DEFAULT_SENSITIVE)))
+    if isinstance(labels, str):
+        labels = [labels]
     if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
         raise ConfigError(f"{src}: netpol.sensitive_labels must be a list of 'key' or 'key=value' strings")
     sensitive = tuple((x.split("=", 1)[0], x.split("=", 1)[1]) if "=" in x else (x, None) for x in labels)
