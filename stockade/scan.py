@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stockade.checks.registry import RegisteredCheck, ScanContext, all_checks
+from stockade.checks.registry import RegisteredCheck, ScanContext, all_checks, runners
 from stockade.config import Config
 from stockade.errors import InputError, UsageError
 from stockade.loading import Inventory, LoadResult, load_paths
@@ -88,13 +88,14 @@ def scan_inventory(
     ctx = ScanContext(loaded.inventory, config)
     errors = list(loaded.errors)
     found: list[Finding] = []
-    for check in checks:
+    wanted = {c.spec.id for c in checks}
+    for group, run in runners(checks):
         try:
-            found.extend(check.run(ctx))
+            found.extend(f for f in run(ctx) if f.check_id in wanted)
         except InputError as e:
             errors.append(InputFailure(Location(e.source, e.line), e.reason))
         except Exception as e:  # noqa: BLE001 - one failing check must not lose the others' results
-            errors.append(InputFailure(Location(f"check {check.spec.id}"), f"internal error: {type(e).__name__}: {e}"))
+            errors.append(InputFailure(Location(f"checks {group}"), f"internal error: {type(e).__name__}: {e}"))
     findings, suppressed = _apply_ignores(found, ctx, options)
     return Report(
         findings=Report.sorted_findings(findings),

@@ -13,6 +13,7 @@ A check is a function that receives the :class:`ScanContext` and yields findings
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,35 +30,47 @@ CheckFn = Callable[["ScanContext"], Iterable[Finding]]
 
 @dataclass(frozen=True, slots=True)
 class RegisteredCheck:
-    """A check's declaration and its logic."""
+    """A check's declaration and the function that produces its findings.
+
+    Several specs may share one function (one engine pass yields findings for each); they are
+    declared in the same module, and the function runs once when any of them is selected.
+    """
 
     spec: CheckSpec
-    run: CheckFn
+    group: str
+    """The module that declares it: checks of one group share their functions."""
 
 
 _REGISTRY: dict[str, RegisteredCheck] = {}
+_RUNNERS: dict[str, list[CheckFn]] = {}
+
+
+def _caller_module(depth: int = 2) -> str:
+    return str(sys._getframe(depth).f_globals.get("__name__", "?"))
+
+
+def _add(spec: CheckSpec, group: str) -> None:
+    if spec.id in _REGISTRY:
+        raise RuntimeError(f"check id {spec.id!r} registered twice")
+    _REGISTRY[spec.id] = RegisteredCheck(spec, group)
 
 
 def register(spec: CheckSpec) -> Callable[[CheckFn], CheckFn]:
     """Decorator that registers a check; a duplicate id is a programming error."""
+    group = _caller_module()
 
     def deco(fn: CheckFn) -> CheckFn:
-        if spec.id in _REGISTRY:
-            raise RuntimeError(f"check id {spec.id!r} registered twice")
-        _REGISTRY[spec.id] = RegisteredCheck(spec, fn)
+        _add(spec, group)
+        _RUNNERS.setdefault(group, []).append(fn)
         return fn
 
     return deco
 
 
 def declare(spec: CheckSpec) -> CheckSpec:
-    """Register a spec whose findings are produced by a check that declares several specs."""
-    register(spec)(_no_findings)
+    """Register a spec whose findings come from a ``@register``-ed function of the same module."""
+    _add(spec, _caller_module())
     return spec
-
-
-def _no_findings(ctx: ScanContext) -> Iterable[Finding]:
-    return ()
 
 
 def all_checks() -> list[RegisteredCheck]:
@@ -65,6 +78,17 @@ def all_checks() -> list[RegisteredCheck]:
     import stockade.checks  # noqa: F401  (registers every area)
 
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def runners(checks: Iterable[RegisteredCheck]) -> list[tuple[str, CheckFn]]:
+    """The functions to call for these checks, each once, with the group it belongs to."""
+    out: list[tuple[str, CheckFn]] = []
+    seen: set[str] = set()
+    for c in checks:
+        if c.group not in seen:
+            seen.add(c.group)
+            out.extend((c.group, fn) for fn in _RUNNERS.get(c.group, ()))
+    return out
 
 
 def get(check_id: str) -> CheckSpec | None:

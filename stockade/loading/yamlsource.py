@@ -21,7 +21,10 @@ from functools import lru_cache
 from typing import Any
 
 import yaml
-from yaml._yaml import CParser
+try:
+    from yaml._yaml import CParser
+except ImportError:  # pragma: no cover - PyYAML wheels ship libyaml
+    CParser = None
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
@@ -194,13 +197,32 @@ _Constructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.cons
 _Constructor.add_constructor(None, _Constructor.construct_undefined)
 
 
-class K8sLoader(CParser, _Constructor, _Resolver):  # type: ignore[misc,name-defined]
-    """libyaml's parser with go-yaml v2 value resolution."""
+if CParser is not None:
 
-    def __init__(self, stream: str | bytes) -> None:
-        CParser.__init__(self, stream)
-        _Constructor.__init__(self)
-        _Resolver.__init__(self)
+    class K8sLoader(CParser, _Constructor, _Resolver):  # type: ignore[misc]
+        """libyaml's parser with go-yaml v2 value resolution."""
+
+        def __init__(self, stream: str | bytes) -> None:
+            CParser.__init__(self, stream)
+            _Constructor.__init__(self)
+            _Resolver.__init__(self)
+
+else:  # PyYAML built without libyaml: same semantics, pure Python (several times slower)
+    from yaml.composer import Composer
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class K8sLoader(Reader, Scanner, Parser, Composer, _Constructor, _Resolver):  # type: ignore[no-redef]
+        """The pure-Python parser with go-yaml v2 value resolution."""
+
+        def __init__(self, stream: str | bytes) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            Composer.__init__(self)
+            _Constructor.__init__(self)
+            _Resolver.__init__(self)
 
 
 # --- documents --------------------------------------------------------------------------------
@@ -418,7 +440,7 @@ def parse_path(path: str) -> list[str | int]:
 @lru_cache(maxsize=256)
 def _compose(source: SourceDoc) -> Node | None:
     try:
-        return yaml.compose(source.text, Loader=yaml.CSafeLoader)  # type: ignore[no-any-return]
+        return yaml.compose(source.text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # type: ignore[no-any-return]
     except yaml.YAMLError:
         return None
 
