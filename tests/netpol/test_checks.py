@@ -79,7 +79,7 @@ def test_sensitive_label_is_configurable() -> None:
 
 def test_bad_netpol_config_names_the_key() -> None:
     with pytest.raises(ConfigError, match=r"netpol\.sensitive_labels"):
-        scan("fail.dns-udp-only.yaml", {"netpol": {"sensitive_labels": "data=sensitive"}})
+        scan("fail.dns-udp-only.yaml", {"netpol": {"sensitive_labels": {"data": "sensitive"}}})
 
 
 def test_policy_authoring_mistakes() -> None:
