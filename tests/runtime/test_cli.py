@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -163,11 +164,15 @@ def test_watch_sees_miner_within_a_second(tmp_path: Path, mode: str) -> None:
     try:
         start = time.monotonic()
         proc = subprocess.Popen([str(miner), "5"])
-        alerts = []
-        for ev in watcher.events(lambda: time.monotonic() - start > 1.0 or bool(alerts)):
-            alerts = [a for a in engine.evaluate(ev) if ev.get("proc.pid") == proc.pid]
-        elapsed = time.monotonic() - start
-        assert alerts, "no alert for the miner"
+        alerts: list[Any] = []
+        seen: list[str] = []
+        elapsed = 0.0
+        for ev in watcher.events(lambda: time.monotonic() - start > 3.0 or bool(alerts)):
+            if ev.get("proc.pid") == proc.pid:
+                seen.append(str(ev.get("proc.cmdline")))
+                alerts = engine.evaluate(ev)
+                elapsed = time.monotonic() - start
+        assert alerts, f"no alert for the miner ({watcher.mode}); events for its pid: {seen}"
         assert alerts[0].rule == "Detect Crypto Mining"
         assert alerts[0].output_fields["proc.name"] == "xmrig"
         assert alerts[0].output_fields["container.id"] == "host"

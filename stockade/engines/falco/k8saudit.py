@@ -415,52 +415,122 @@ for _lst in ("containers", "initContainers", "ephemeralContainers"):
         )(_lst, _attr)
 
 
+def _key_extractor(key: str) -> Callable[[Any], Any]:
+    """A function raw-event -> value for one field key (``name`` or ``name[arg]``), memoised."""
+    fn = _KEY_FNS.get(key)
+    if fn is not None:
+        return fn
+    name, arg = _split_key(key)
+    if name in ("jevt.value", "json.value"):
+        ptr = arg
+
+        def fn(raw: Any) -> Any:
+            return _jevt_value(raw, ptr) if isinstance(raw, (dict, list)) else None
+
+    elif name in ("jevt.obj", "json.obj"):
+
+        def fn(raw: Any) -> Any:
+            return json.dumps(raw, indent=2, ensure_ascii=False)
+
+    else:
+        ext = EXTRACTORS.get(name)
+        keys = _SIMPLE_PATHS.get(name)
+        if keys is not None and len(keys) == 1:
+            k0 = keys[0]
+
+            def fn(raw: Any) -> Any:
+                if "auditID" not in raw:
+                    return None
+                v = raw.get(k0)
+                return v if type(v) is str else (None if v is None else jtext(v))
+
+        elif keys is not None and len(keys) == 2:
+            k0, k1 = keys
+
+            def fn(raw: Any) -> Any:
+                if "auditID" not in raw:
+                    return None
+                v = raw.get(k0)
+                if type(v) is not dict:
+                    return None
+                v = v.get(k1)
+                return v if type(v) is str else (None if v is None else jtext(v))
+
+        elif ext is not None:
+            e = ext
+
+            def fn(raw: Any) -> Any:
+                if "auditID" not in raw:
+                    return None
+                try:
+                    return e(raw, arg)
+                except (TypeError, AttributeError, ValueError):
+                    return None
+
+        else:
+
+            def fn(raw: Any) -> Any:
+                return None
+
+    _KEY_FNS[key] = fn
+    return fn
+
+
+_KEY_FNS: dict[str, Callable[[Any], Any]] = {}
+_SIMPLE_PATHS: dict[str, tuple[str, ...]] = {
+    "ka.auditid": ("auditID",),
+    "ka.stage": ("stage",),
+    "ka.verb": ("verb",),
+    "ka.uri": ("requestURI",),
+    "ka.useragent": ("userAgent",),
+    "ka.user.name": ("user", "username"),
+    "ka.impuser.name": ("impersonatedUser", "username"),
+    "ka.target.name": ("objectRef", "name"),
+    "ka.target.namespace": ("objectRef", "namespace"),
+    "ka.target.resource": ("objectRef", "resource"),
+    "ka.target.subresource": ("objectRef", "subresource"),
+    "ka.req.configmap.name": ("objectRef", "name"),
+    "ka.response.code": ("responseStatus", "code"),
+    "ka.response.reason": ("responseStatus", "reason"),
+}
+
+
 class K8sAuditEvent:
     """One audit event; fields are extracted on first use and cached."""
 
-    __slots__ = ("raw", "cache", "num", "ts", "is_audit")
+    __slots__ = ("raw", "cache", "num", "_ts")
     source = "k8s_audit"
 
     def __init__(self, raw: Any, num: int = 1) -> None:
-        self.raw = raw
+        # a non-object document (e.g. a bare number) has no fields at all
+        self.raw = raw if isinstance(raw, dict) else {}
         self.num = num
         self.cache: dict[str, Any] = {}
-        self.is_audit = isinstance(raw, dict) and "auditID" in raw
-        t = event_time_ns(raw)
-        self.ts = t if t is not None else 0
+        self._ts: int | None = None
 
     def get(self, key: str) -> Any:
         """The value of ``key``, or ``None`` when the event does not have it."""
         c = self.cache
         v = c.get(key, _MISSING)
         if v is _MISSING:
-            v = c[key] = self._extract(key)
+            if key == "jevt.rawtime" or key == "json.rawtime":
+                t = self.time_ns()
+                v = str(t) if t else None
+            elif key.startswith("jevt.time"):
+                t = self.time_ns()
+                v = format_time(t, iso=key.endswith("iso8601")) if t else None
+            else:
+                fn = _KEY_FNS.get(key) or _key_extractor(key)
+                v = fn(self.raw)
+            c[key] = v
         return v
 
     def time_ns(self) -> int:
         """The event timestamp in ns (0 when the event has none)."""
-        return self.ts
-
-    def _extract(self, key: str) -> Any:
-        name, arg = _split_key(key)
-        raw = self.raw
-        if name in ("jevt.value", "json.value"):
-            return _jevt_value(raw, arg) if isinstance(raw, (dict, list)) else None
-        if name in ("jevt.obj", "json.obj"):
-            return json.dumps(raw, indent=2, ensure_ascii=False)
-        if name in ("jevt.rawtime", "json.rawtime"):
-            return str(self.ts) if self.ts else None
-        if name in ("jevt.time", "jevt.time.iso8601"):
-            return format_time(self.ts, iso=name.endswith("iso8601")) if self.ts else None
-        if not self.is_audit:
-            return None
-        ext = EXTRACTORS.get(name)
-        if ext is None:
-            return None
-        try:
-            return ext(raw, arg)
-        except (TypeError, AttributeError, ValueError):
-            return None
+        if self._ts is None:
+            t = event_time_ns(self.raw)
+            self._ts = t if t is not None else 0
+        return self._ts
 
 
 _KEYS: dict[str, tuple[str, str | None]] = {}
