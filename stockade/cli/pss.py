@@ -73,7 +73,12 @@ def register(sub: Any) -> None:
     d.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or directories ('-' for stdin)")
     d.add_argument("--namespace", "-n", required=True, help="the namespace to label")
     d.add_argument("--level", required=True, choices=LEVEL_CHOICES, help="the new enforce level")
-    d.add_argument("--version", dest="pss_version", default="latest", metavar="vX.Y|latest")
+    d.add_argument(
+        "--version",
+        dest="pss_version",
+        metavar="vX.Y|latest",
+        help="also set the enforce-version label (otherwise the namespace's current one stays)",
+    )
     d.add_argument("-o", "--output", choices=("table", "json"), default="table")
     _common(d)
     d.set_defaults(func=run_dry_run)
@@ -230,11 +235,17 @@ def _print_check_table(entries: list[dict[str, Any]], files: int) -> None:
 def run_dry_run(args: argparse.Namespace) -> int:
     """``stockade pss dry-run``."""
     from stockade.engines.pss.admission import ExistingPod, namespace_dry_run
+    from stockade.engines.pss.api import ENFORCE_LABEL, ENFORCE_VERSION_LABEL
     from stockade.loading import find_pod_specs
 
-    lv = _level_version(args.level, args.pss_version)
+    _level_version(args.level, args.pss_version)  # validates --version
     config = _config(args)
     loaded = _load(args)
+    ns_obj = loaded.inventory.namespaces().get(args.namespace)
+    old_labels = dict(ns_obj.labels) if ns_obj is not None else {}
+    new_labels = {**old_labels, ENFORCE_LABEL: args.level}
+    if args.pss_version:
+        new_labels[ENFORCE_VERSION_LABEL] = args.pss_version
     pods: list[ExistingPod] = []
     for obj in loaded.inventory:
         if obj.namespace not in (None, args.namespace):
@@ -251,7 +262,8 @@ def run_dry_run(args: argparse.Namespace) -> int:
             else:
                 name, meta = obj.name, dict(ref.metadata)
             pods.append(ExistingPod(name, meta, ref.spec))
-    dry = namespace_dry_run(args.namespace, lv, pods, config=config)
+    dry = namespace_dry_run(args.namespace, pods, new_labels=new_labels, old_labels=old_labels, config=config)
+    lv = dry.policy
     warnings = dry.warnings()
     if args.output == "json":
         doc = {
@@ -259,7 +271,8 @@ def run_dry_run(args: argparse.Namespace) -> int:
             "level": lv.level.value,
             "version": str(lv.version),
             "evaluated": dry.evaluated,
-            "exempt": dry.exempt,
+            "skipped": dry.skipped or None,
+            "label_errors": list(dry.label_errors),
             "groups": [
                 {"reasons": list(g.reasons), "count": g.count, "first": g.first_pod, "pods": list(g.pods)}
                 for g in dry.groups
@@ -271,9 +284,15 @@ def run_dry_run(args: argparse.Namespace) -> int:
     else:
         for w in warnings:
             sys.stdout.write(f"Warning: {w}\n")
-        sys.stdout.write(
-            f"namespace/{args.namespace} labeled (dry run: {dry.evaluated} pods and templates evaluated)\n"
-        )
-    if loaded.errors:
+        if dry.label_errors:
+            sys.stdout.write(f"namespace/{args.namespace} not labeled: {'; '.join(dry.label_errors)}\n")
+        else:
+            what = (
+                f"existing pods not checked: {dry.skipped}"
+                if dry.skipped
+                else (f"{dry.evaluated} pods and templates evaluated")
+            )
+            sys.stdout.write(f"namespace/{args.namespace} labeled (dry run: {what})\n")
+    if loaded.errors or dry.label_errors:
         return 2
     return 1 if dry.groups else 0

@@ -250,6 +250,10 @@ def pod(name: str, spec: dict[str, Any], owner: str | None = None) -> ExistingPo
     return ExistingPod(name, meta, spec)
 
 
+ENFORCE_B = {P + "enforce": "baseline"}
+ENFORCE_R = {P + "enforce": "restricted"}
+
+
 def test_dry_run_groups_by_reasons() -> None:
     host = {
         "hostNetwork": True,
@@ -263,24 +267,61 @@ def test_dry_run_groups_by_reasons() -> None:
         pod("agent-c", host, "agent"),
         pod("priv", BAD_SPEC),
     ]
-    dry = namespace_dry_run("ml", LevelVersion(B, LATEST), pods)
+    dry = namespace_dry_run("ml", pods, new_labels=ENFORCE_B)
     assert dry.warnings() == [
         'existing pods in namespace "ml" violate the new PodSecurity enforce level "baseline:latest"',
         "agent-a (and 2 other pods): host namespaces, hostPath volumes",
         "priv: privileged",
     ]
-    dry2 = namespace_dry_run("ml", LevelVersion(B, LATEST), pods[1:3])
+    dry2 = namespace_dry_run("ml", pods[1:3], new_labels=ENFORCE_B)
     assert dry2.warnings()[1] == "agent-a (and 1 other pod): host namespaces, hostPath volumes"
+
+
+def test_dry_run_one_pod_per_controller_first() -> None:
+    pods = [pod("rs-a-1", BAD_SPEC, "a"), pod("rs-a-2", PLAIN_SPEC, "a"), pod("solo", PLAIN_SPEC)]
+    dry = namespace_dry_run("ml", pods, new_labels=ENFORCE_R)
+    # rs-a-2 is evaluated after solo, so solo names the group of plain pods
+    assert [g.first_pod for g in dry.groups] == ["rs-a-1", "solo"]
+    assert dry.groups[1].pods == ("solo", "rs-a-2")
+
+
+@pytest.mark.parametrize(
+    "old,new,skipped",
+    [
+        (ENFORCE_B, ENFORCE_B, "enforce policy unchanged (baseline:latest)"),
+        (ENFORCE_R, {P + "enforce": "privileged"}, "new enforce level is privileged"),
+        (ENFORCE_R, ENFORCE_B, "enforce does not tighten (restricted:latest -> baseline:latest)"),
+    ],
+)
+def test_dry_run_only_when_enforce_tightens(old: dict[str, str], new: dict[str, str], skipped: str) -> None:
+    dry = namespace_dry_run("ml", [pod("priv", BAD_SPEC)], new_labels=new, old_labels=old)
+    assert dry.skipped == skipped and dry.warnings() == []
+
+
+def test_dry_run_version_change_at_same_level_is_checked() -> None:
+    old = {P + "enforce": "restricted", P + "enforce-version": "v1.20"}
+    new = {P + "enforce": "restricted", P + "enforce-version": "latest"}
+    dry = namespace_dry_run("ml", [pod("priv", BAD_SPEC)], new_labels=new, old_labels=old)
+    assert dry.skipped == "" and dry.groups[0].first_pod == "priv"
+
+
+def test_dry_run_invalid_new_labels_are_rejected() -> None:
+    dry = namespace_dry_run("ml", [], new_labels={P + "enforce": "strict"})
+    assert dry.label_errors and dry.skipped == "invalid labels"
+    # pre-existing identical errors do not block the update
+    same = namespace_dry_run(
+        "ml", [], new_labels={P + "enforce": "strict"}, old_labels={P + "enforce": "strict"}
+    )
+    assert not same.label_errors
 
 
 def test_dry_run_exempt_namespace_and_runtime_class() -> None:
     pods = [pod("priv", BAD_SPEC), pod("kata", dict(BAD_SPEC, runtimeClassName="kata"))]
-    dry = namespace_dry_run("ml", LevelVersion(R, LATEST), pods, config=CFG)
+    dry = namespace_dry_run("ml", pods, new_labels=ENFORCE_R, config=CFG)
     assert dry.skipped_runtime_class == ("kata",)
     assert [g.first_pod for g in dry.groups] == ["priv"]
-    ex = namespace_dry_run("kube-system", LevelVersion(R, LATEST), pods, config=CFG)
+    ex = namespace_dry_run("kube-system", pods, new_labels={**ENFORCE_R, P + "warn": "baseline"}, config=CFG)
     assert ex.warnings() == [
         'namespace "kube-system" is exempt from Pod Security, '
-        "and the policy (restricted:latest) will be ignored"
+        "and the policy (enforce=restricted:latest, warn=baseline:latest) will be ignored"
     ]
-    assert namespace_dry_run("ml", LevelVersion(PRIV, LATEST), pods).warnings() == []

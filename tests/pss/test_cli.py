@@ -116,18 +116,43 @@ def test_check_admission_config_exemption(capsys: pytest.CaptureFixture[str], tm
 
 
 def test_dry_run_groups_like_the_api_server(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "dry-run", "--namespace", "gpu-training", "--level", "baseline", PLATFORM)
+    code, out, _ = run(capsys, "dry-run", "--namespace", "gpu-training", "--level", "restricted", PLATFORM)
     assert code == 1
     assert out.splitlines() == [
         'Warning: existing pods in namespace "gpu-training" '
-        'violate the new PodSecurity enforce level "baseline:latest"',
-        "Warning: debug: host namespaces, hostPort, privileged",
+        'violate the new PodSecurity enforce level "restricted:latest"',
+        "Warning: Job/finetune: allowPrivilegeEscalation != false, unrestricted capabilities, "
+        "runAsNonRoot != true, seccompProfile",
+        "Warning: debug: host namespaces, hostPort, privileged, allowPrivilegeEscalation != false, "
+        "unrestricted capabilities, runAsNonRoot != true, seccompProfile",
         "namespace/gpu-training labeled (dry run: 2 pods and templates evaluated)",
     ]
 
 
+def test_dry_run_keeps_current_version_label_and_skips_unchanged(capsys: pytest.CaptureFixture[str]) -> None:
+    # serving already enforces restricted:v1.30; labelling enforce=restricted changes nothing
+    code, out, _ = run(capsys, "dry-run", "-n", "serving", "--level", "restricted", PLATFORM)
+    assert code == 0
+    assert out == (
+        "namespace/serving labeled (dry run: existing pods not checked: "
+        "enforce policy unchanged (restricted:v1.30))\n"
+    )
+
+
 def test_dry_run_json_and_clean_namespace(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "dry-run", "-n", "serving", "--level", "restricted", "-o", "json", PLATFORM)
+    code, out, _ = run(
+        capsys,
+        "dry-run",
+        "-n",
+        "serving",
+        "--level",
+        "restricted",
+        "--version",
+        "latest",
+        "-o",
+        "json",
+        PLATFORM,
+    )
     assert code == 1
     doc = json.loads(out)
     assert doc["groups"] == [
@@ -143,4 +168,5 @@ def test_dry_run_json_and_clean_namespace(capsys: pytest.CaptureFixture[str]) ->
             "pods": ["Deployment/legacy"],
         }
     ]
-    assert run(capsys, "dry-run", "-n", "serving", "--level", "baseline", PLATFORM)[0] == 0
+    assert doc["skipped"] is None and doc["evaluated"] == 2
+    assert run(capsys, "dry-run", "-n", "web", "--level", "baseline", PLATFORM)[0] == 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stockade.checks.registry import ScanContext, all_checks
+from stockade.checks.registry import ScanContext, all_checks, runners
 from stockade.config import Config
 from stockade.loading import load_paths
 from stockade.model import Finding
@@ -20,9 +20,8 @@ def scan(path: Path, config: Config | None = None) -> list[Finding]:
     assert not loaded.errors, loaded.errors
     ctx = ScanContext(loaded.inventory, config or Config())
     out: list[Finding] = []
-    for rc in all_checks():
-        if rc.spec.area == "pss":
-            out.extend(rc.run(ctx))
+    for _group, fn in runners(rc for rc in all_checks() if rc.spec.area == "pss"):
+        out.extend(fn(ctx))
     return out
 
 

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -265,22 +265,24 @@ class DryRunGroup:
 
 @dataclass(frozen=True, slots=True)
 class DryRun:
-    """The outcome of labelling a namespace with a new enforce level."""
+    """The outcome of changing a namespace's labels (``kubectl label --dry-run=server``)."""
 
     namespace: str
     policy: LevelVersion
+    """The new enforce policy."""
     evaluated: int
     groups: tuple[DryRunGroup, ...]
-    exempt: bool = False
+    exempt_warning: str = ""
+    skipped: str = ""
+    """Why existing pods were not checked (empty when they were)."""
     skipped_runtime_class: tuple[str, ...] = ()
+    label_errors: tuple[str, ...] = ()
+    """Errors that make the API server reject the label change (Invalid)."""
 
     def warnings(self) -> list[str]:
         """Every warning line, in the API server's order."""
-        if self.exempt:
-            return [
-                f'namespace "{self.namespace}" is exempt from Pod Security, '
-                f"and the policy ({self.policy}) will be ignored"
-            ]
+        if self.exempt_warning:
+            return [self.exempt_warning]
         if not self.groups:
             return []
         head = (
@@ -288,6 +290,25 @@ class DryRun:
             f'violate the new PodSecurity enforce level "{self.policy}"'
         )
         return [head] + [g.warning() for g in self.groups]
+
+
+def exempt_namespace_warning(
+    namespace: str, policy: Policy, labels: Mapping[str, Any], config: PodSecurityConfiguration
+) -> str:
+    """Upstream's notice for non-privileged labels on an exempt namespace ("" when none)."""
+    if policy.fully_privileged or _equivalent(policy, config.defaults):
+        return ""
+    parts = []
+    for mode, lv in (("enforce", policy.enforce), ("audit", policy.audit), ("warn", policy.warn)):
+        key = f"pod-security.kubernetes.io/{mode}"
+        if not lv.is_privileged and (key in labels or f"{key}-version" in labels):
+            parts.append(f"{mode}={lv}")
+    joined = ", ".join(parts)
+    return f'namespace "{namespace}" is exempt from Pod Security, and the policy ({joined}) will be ignored'
+
+
+def _equivalent(a: Policy, b: Policy) -> bool:
+    return a.enforce.equivalent(b.enforce) and a.audit.equivalent(b.audit) and a.warn.equivalent(b.warn)
 
 
 def _owner_uid(meta: Mapping[str, Any]) -> str | None:
@@ -302,23 +323,37 @@ def _owner_uid(meta: Mapping[str, Any]) -> str | None:
 
 def namespace_dry_run(
     namespace: str,
-    policy: LevelVersion,
-    pods: Sequence[ExistingPod] | Iterable[ExistingPod],
+    pods: Iterable[ExistingPod],
     *,
+    new_labels: Mapping[str, Any],
+    old_labels: Mapping[str, Any] | None = None,
     config: PodSecurityConfiguration = PodSecurityConfiguration(),
 ) -> DryRun:
-    """What the API server warns when ``namespace``'s enforce label becomes ``policy``.
+    """What the API server answers when ``namespace``'s labels change from ``old_labels`` to
+    ``new_labels`` (an unlabelled namespace when ``old_labels`` is None).
 
-    Like upstream: exempt namespaces get one notice; pods with an exempt runtimeClass are
+    Like upstream's namespace update: existing pods are checked only when the enforce policy
+    tightens (not when it is unchanged, privileged, or the same version at the same or a looser
+    level); an exempt namespace gets a notice instead; pods with an exempt runtimeClass are
     skipped; one pod per owning controller is evaluated first and the other replicas after; pods
     with the same forbidden reasons are grouped under the first one found.
     """
+    new = config.namespace_policy(new_labels)
+    old = config.namespace_policy(old_labels or {})
+    lv = new.policy.enforce
+    errors = new.errors if new.errors and new.errors != old.errors else ()
+    if errors:
+        return DryRun(namespace, lv, 0, (), skipped="invalid labels", label_errors=errors)
+    o = old.policy.enforce
+    if lv == o:
+        return DryRun(namespace, lv, 0, (), skipped=f"enforce policy unchanged ({lv})")
+    if lv.is_privileged:
+        return DryRun(namespace, lv, 0, (), skipped="new enforce level is privileged")
+    if lv.version == o.version and lv.level.rank <= o.level.rank:
+        return DryRun(namespace, lv, 0, (), skipped=f"enforce does not tighten ({o} -> {lv})")
     if namespace in config.exempt_namespaces:
-        exempt = not policy.is_privileged
-        return DryRun(namespace, policy, 0, (), exempt=exempt)
-    if policy.is_privileged:
-        return DryRun(namespace, policy, 0, ())
-    pods = list(pods)
+        warning = exempt_namespace_warning(namespace, new.policy, new_labels, config)
+        return DryRun(namespace, lv, 0, (), exempt_warning=warning, skipped="exempt namespace")
     first: list[ExistingPod] = []
     rest: list[ExistingPod] = []
     seen_owners: set[str] = set()
@@ -337,12 +372,8 @@ def namespace_dry_run(
             rest.append(pod)
     groups: dict[tuple[str, ...], list[str]] = {}
     for pod in first + rest:
-        r = evaluate_at(pod.metadata, pod.spec, policy, is_pod=True)
-        if r.allowed:
-            continue
-        key = r.reasons
-        if key not in groups:
-            groups[key] = []
-        groups[key].append(pod.name)
+        r = evaluate_at(pod.metadata, pod.spec, lv, is_pod=True)
+        if not r.allowed:
+            groups.setdefault(r.reasons, []).append(pod.name)
     out = tuple(DryRunGroup(names[0], len(names), key, tuple(names)) for key, names in groups.items())
-    return DryRun(namespace, policy, len(first) + len(rest), out, skipped_runtime_class=tuple(skipped))
+    return DryRun(namespace, lv, len(first) + len(rest), out, skipped_runtime_class=tuple(skipped))

@@ -34,7 +34,9 @@ class Level(enum.Enum):
 
 _RANK = {Level.PRIVILEGED: 0, Level.BASELINE: 1, Level.RESTRICTED: 2}
 _LEVELS = {lv.value: lv for lv in Level}
-_VERSION = re.compile(r"^v1\.(0|[1-9][0-9]*)$")
+# Go's regexp "$" is end of text; Python's also matches before a final newline, hence \Z.
+_VERSION = re.compile(r"v1\.(0|[1-9][0-9]*)\Z")
+_GO_INT_MAX = 2**63 - 1
 
 
 def parse_level(text: str) -> Level:
@@ -74,7 +76,8 @@ def parse_version(text: str) -> Version:
     if text == "latest":
         return LATEST
     m = _VERSION.match(text) if isinstance(text, str) else None
-    if m is None:
+    # a minor that does not fit Go's int fails upstream's strconv.Atoi
+    if m is None or len(m.group(1)) > 19 or int(m.group(1)) > _GO_INT_MAX:
         raise ValueError(f'invalid version {text!r}: must be "latest" or "v1.<minor>"')
     return Version(int(m.group(1)))
 
