@@ -6,26 +6,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from stockade.checks.registry import ScanContext, all_checks
+from stockade.checks.registry import all_checks
 from stockade.config import Config
-from stockade.errors import ConfigError
-from stockade.loading import load_paths
 from stockade.model import Finding
+from stockade.scan import ScanOptions, scan_paths
 
 DATA = Path(__file__).resolve().parent / "data"
 
 
 def scan(name: str, config: dict[str, Any] | None = None) -> list[Finding]:
-    result = load_paths([str(DATA / name)])
-    assert not result.errors, result.errors
-    ctx = ScanContext(result.inventory, Config.from_mapping(config or {}))
-    out: list[Finding] = []
-    for check in all_checks():
-        if check.spec.area == "netpol":
-            out.extend(check.run(ctx))
-    return out
+    report = scan_paths(
+        [str(DATA / name)],
+        Config.from_mapping(config or {}),
+        ScanOptions(select=("netpol.*",), render_kustomize=False),
+    )
+    assert not report.errors, report.errors
+    return list(report.findings)
 
 
 def found(findings: list[Finding]) -> set[tuple[str, str, str]]:
@@ -78,8 +74,10 @@ def test_sensitive_label_is_configurable() -> None:
 
 
 def test_bad_netpol_config_names_the_key() -> None:
-    with pytest.raises(ConfigError, match=r"netpol\.sensitive_labels"):
-        scan("fail.dns-udp-only.yaml", {"netpol": {"sensitive_labels": {"data": "sensitive"}}})
+    config = Config.from_mapping({"netpol": {"sensitive_labels": {"data": "sensitive"}}})
+    report = scan_paths([str(DATA / "fail.dns-udp-only.yaml")], config, ScanOptions(select=("netpol.*",)))
+    assert report.errors
+    assert all("netpol.sensitive_labels must be a list" in e.message for e in report.errors)
 
 
 def test_policy_authoring_mistakes() -> None:
