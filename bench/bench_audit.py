@@ -93,6 +93,27 @@ def _event(rng: random.Random, i: int, t0: float) -> dict[str, Any]:
     team = rng.choice(TEAMS)
     ns = f"team-{team}"
     r = rng.random()
+    day = i * 0.6 / 86400
+    if day > 3 and rng.random() < 0.0005:
+        # A stolen notebook token replayed from outside, reading another team's secrets.
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t0 + i * 0.6)) + ".000000Z"
+        groups = ["system:serviceaccounts", "system:serviceaccounts:team-nlp", "system:authenticated"]
+        return {
+            "kind": "Event",
+            "apiVersion": "audit.k8s.io/v1",
+            "level": "Metadata",
+            "auditID": f"x-{i:08x}",
+            "stage": "ResponseComplete",
+            "requestURI": "/api/v1/namespaces/team-vision/secrets",
+            "verb": "list",
+            "user": {"username": "system:serviceaccount:team-nlp:notebook", "groups": groups},
+            "sourceIPs": ["203.0.113.7"],
+            "userAgent": "curl/8.5.0",
+            "responseStatus": {"metadata": {}, "code": 200},
+            "objectRef": {"resource": "secrets", "namespace": "team-vision", "apiVersion": "v1"},
+            "requestReceivedTimestamp": ts,
+            "stageTimestamp": ts,
+        }
     ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t0 + i * 0.6)) + f".{i % 1000:03d}000Z"
     ref: dict[str, Any] | None
     code = 200
@@ -217,6 +238,22 @@ def main() -> None:
     # Full analysis first, so ru_maxrss reflects it and not the request list built below.
     stats = ReadStats()
     an = Analyzer()
+    t = time.perf_counter()
+    for ev in iter_events([path], stats):
+        an.add(ev)
+    result = an.result()
+    dt = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"analysis:       {stats.events / dt:>12,.0f} events/s ({dt:.1f}s); "
+        f"peak RSS {rss:,.0f} MB (target < 300)"
+    )
+    print(
+        f"  {len(result['secretReads'])} secret readers, {len(result['podAccess'])} exec targets, "
+        f"{len(result['unusualServiceAccountUse'])} unusual SA uses, truncated={result['truncated']}"
+    )
+    stats = ReadStats()
+    an = Analyzer()
     base = Baseline()
     until = "2026-11-03"
     t = time.perf_counter()
@@ -226,16 +263,14 @@ def main() -> None:
             base.learn(ev)
         else:
             base.score(ev)
-    result = an.result()
+    an.result()
     dt = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    anomalies = base.anomalies()
     print(
-        f"full analysis:  {stats.events / dt:>12,.0f} events/s ({dt:.1f}s); "
-        f"peak RSS {rss:,.0f} MB (target < 300)"
-    )
-    print(
-        f"  {len(result['secretReads'])} secret readers, {len(result['podAccess'])} exec targets, "
-        f"{len(base.anomalies())} anomaly groups, truncated={result['truncated']}"
+        f"analysis+anomaly:{stats.events / dt:>11,.0f} events/s ({dt:.1f}s); "
+        f"peak RSS {rss:,.0f} MB; {len(anomalies)} anomaly groups, top: "
+        f"{anomalies[0].identity if anomalies else '-'} {anomalies[0].reason if anomalies else ''}"
     )
 
     # Baseline: json.loads of the same lines.

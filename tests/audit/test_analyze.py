@@ -114,9 +114,10 @@ def test_spread_out_failures_are_no_burst() -> None:
 
 
 def test_service_account_token_from_a_new_ip_after_its_baseline() -> None:
-    usual = [event(SA, "get", "configmaps", "team-a", "cfg", ip="10.1.0.5") for _ in range(60)]
+    usual = [event(SA, "get", "configmaps", "team-a", "cfg", ip=f"10.1.{i}.5") for i in range(60)]
+    restarted = event(SA, "get", "configmaps", "team-a", "cfg", ip="10.1.200.9", agent="kubectl/v1.32.0")
     odd = event(SA, "get", "secrets", "team-a", "hf-token", ip="198.51.100.7", agent="curl/8.0")
-    r = _analyse(*usual, odd, sa_min_events=50)
+    r = _analyse(*usual, restarted, odd, sa_min_events=50)
     assert [(u["what"], u["value"]) for u in r["unusualServiceAccountUse"]] == [
         ("sourceIP", "198.51.100.7"),
         ("userAgent", "curl/8.0"),
@@ -174,7 +175,7 @@ def test_anomaly_baseline_scores_new_namespace_and_ip() -> None:
         "new verb list",
         "new resource core/secrets",
         "new namespace team-b",
-        "new sourceIP 198.51.100.7",
+        "new source network 198.51.0.0/16",
     ]
     assert round(score, 3) == round(1 - 0.7 * 0.6 * 0.6 * 0.7, 3)
     (a,) = base.anomalies()

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stockade.engines.audit.events import AuditEvent
+from stockade.engines.audit.events import AuditEvent, agent_product, network
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 RBAC_RESOURCES = frozenset({"roles", "rolebindings", "clusterroles", "clusterrolebindings"})
@@ -65,7 +65,8 @@ class AnalyzeOptions:
     burst_threshold: int = 20
     """Failed requests from one identity or IP within the window that make a burst."""
     sa_min_events: int = 50
-    """Events a service account must have before a new IP/user agent counts as unusual."""
+    """Events a service account must have before a new source network (IPv4 /16, IPv6 /48) or
+    user-agent product counts as unusual."""
     team_namespaces: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Group (team) -> namespaces it owns; users acting outside all their teams' namespaces are flagged."""
     max_identities: int = 20000
@@ -146,11 +147,11 @@ class Analyzer:
         self._burst_state: dict[str, _Burst] = {}
         self.sa_ips: dict[str, _Bounded] = {}
         self.sa_agents: dict[str, _Bounded] = {}
-        self.sa_events: Counter[str] = Counter()
+        self.sa_events: dict[str, int] = {}
         self.unusual_sa: list[dict[str, Any]] = []
         self.cross_ns: dict[tuple[str, str], int] = {}
-        self.activity: dict[str, Counter[str]] = {}
-        self.per_identity: Counter[str] = Counter()
+        self.activity: dict[str, dict[str, int]] = {}
+        self._sa_ns: dict[str, str] = {}
         self._team_of_ns: dict[str, set[str]] = defaultdict(set)
         for team, nss in self.opt.team_namespaces.items():
             for ns in nss:
@@ -166,80 +167,99 @@ class Analyzer:
 
     def add(self, ev: AuditEvent) -> None:
         """Account one event."""
+        # Hot path: locals and plain dicts rather than properties and Counters.
         self.events += 1
-        if ev.stage and ev.stage not in _FINAL_STAGES:
+        stage = ev.stage
+        if stage and stage not in _FINAL_STAGES:
             self.truncated["requestReceivedSkipped"] += 1
             return
         self.analysed += 1
         ts = ev.timestamp
         if ts:
-            if not self.first_ts or ts < self.first_ts:
-                self.first_ts = ts
             if ts > self.last_ts:
                 self.last_ts = ts
-        ident = ev.identity
+            if ts < self.first_ts or not self.first_ts:
+                self.first_ts = ts
+        user = ev.user
+        ident = user or "<unauthenticated>"
         opt = self.opt
-        if ident in self.per_identity or len(self.per_identity) < opt.max_identities:
-            self.per_identity[ident] += 1
-            act = self.activity.get(ident)
-            if act is None:
-                act = self.activity[ident] = Counter()
-            act[ev.hour] += 1
-        else:
-            self.truncated["identities"] += 1
+        act = self.activity.get(ident)
+        if act is None:
+            if len(self.activity) < opt.max_identities:
+                act = self.activity[ident] = {}
+            else:
+                self.truncated["identities"] += 1
+        if act is not None:
+            hour = ts[:13]
+            act[hour] = act.get(hour, 0) + 1
 
         code = ev.code
-        failed = code in (401, 403)
+        failed = code == 401 or code == 403
         if failed:
             self.failures[f"{code} {ident}"] += 1
             self._burst(f"identity {ident}", ts, code)
             if ev.source_ip:
                 self._burst(f"sourceIP {ev.source_ip}", ts, code)
-        if ident in ("system:anonymous", "<unauthenticated>"):
+        if ident == "system:anonymous" or not user:
             self.anonymous[ev.request_uri.split("?", 1)[0][:200]] += 1
 
         if not ev.resource_request:
             return
         res = ev.resource
-        group = ev.api_group
-        if res == "secrets" and group == "" and ev.verb in READ_SECRET_VERBS and not failed:
-            b = self.secret_reads.get(ident)
-            if b is None:
-                b = self.secret_reads[ident] = _Bounded(opt.max_keys)
-            b.add(f"{ev.namespace or '*'}/{ev.name or '*'} ({ev.verb})")
-        elif res == "pods" and ev.subresource in POD_ACCESS:
-            self._pod_access(ev, ident, failed)
-        elif ev.verb in WRITE_VERBS and (
-            (group == RBAC_GROUP and res in RBAC_RESOURCES)
-            or (group == ADMISSION_GROUP and res in ADMISSION_RESOURCES)
-        ):
-            target = self.rbac_changes if group == RBAC_GROUP else self.webhook_changes
-            if len(target) < opt.max_list:
-                target.append(
-                    {
-                        "time": ts,
-                        "user": ident,
-                        "verb": ev.verb,
-                        "resource": ev.combined_resource,
-                        "namespace": ev.namespace,
-                        "name": ev.name,
-                        "code": code,
-                        "impersonatedUser": ev.impersonated_user,
-                    }
-                )
-            else:
-                self.truncated["rbac" if group == RBAC_GROUP else "webhooks"] += 1
+        verb = ev.verb
+        if res == "secrets":
+            if ev.api_group == "" and verb in READ_SECRET_VERBS and not failed:
+                b = self.secret_reads.get(ident)
+                if b is None:
+                    b = self.secret_reads[ident] = _Bounded(opt.max_keys)
+                b.add(f"{ev.namespace or '*'}/{ev.name or '*'} ({verb})")
+        elif res == "pods":
+            if ev.subresource in POD_ACCESS:
+                self._pod_access(ev, ident, failed)
+        elif (res in RBAC_RESOURCES or res in ADMISSION_RESOURCES) and verb in WRITE_VERBS:
+            group = ev.api_group
+            if group == RBAC_GROUP and res in RBAC_RESOURCES:
+                self._change(self.rbac_changes, "rbac", ev, ident)
+            elif group == ADMISSION_GROUP and res in ADMISSION_RESOURCES:
+                self._change(self.webhook_changes, "webhooks", ev, ident)
 
-        sa = ev.service_account
-        if sa is not None and not failed:
-            self._sa_use(ident, ev)
-            if ev.namespace and ev.namespace != sa[0] and not sa[0].startswith("kube-"):
-                self._cross(ident, ev.namespace)
-        elif self._team_of_ns and ev.namespace and not failed:
-            teams = self._team_of_ns.get(ev.namespace)
-            mine = {g for g in ev.groups if g in self.opt.team_namespaces}
-            if teams is not None and mine and not (mine & teams):
-                self._cross(ident, ev.namespace)
+        if failed:
+            return
+        ns = ev.namespace
+        if user.startswith("system:serviceaccount:"):
+            sa_ns = self._sa_ns.get(user)
+            if sa_ns is None:
+                parts = user.split(":")
+                sa_ns = self._sa_ns[user] = parts[2] if len(parts) == 4 else ""
+                if len(self._sa_ns) > opt.max_identities:
+                    self._sa_ns.clear()
+            if sa_ns:
+                self._sa_use(ident, ev)
+                if ns and ns != sa_ns and not sa_ns.startswith("kube-"):
+                    self._cross(ident, ns)
+        elif self._team_of_ns and ns:
+            teams = self._team_of_ns.get(ns)
+            if teams is not None:
+                mine = {g for g in ev.groups if g in self.opt.team_namespaces}
+                if mine and not (mine & teams):
+                    self._cross(ident, ns)
+
+    def _change(self, target: list[dict[str, Any]], what: str, ev: AuditEvent, ident: str) -> None:
+        if len(target) >= self.opt.max_list:
+            self.truncated[what] += 1
+            return
+        target.append(
+            {
+                "time": ev.timestamp,
+                "user": ident,
+                "verb": ev.verb,
+                "resource": ev.combined_resource,
+                "namespace": ev.namespace,
+                "name": ev.name,
+                "code": ev.code,
+                "impersonatedUser": ev.impersonated_user,
+            }
+        )
 
     def _cross(self, ident: str, ns: str) -> None:
         key = (ident, ns)
@@ -308,20 +328,25 @@ class Analyzer:
             st.in_burst = False
 
     def _sa_use(self, ident: str, ev: AuditEvent) -> None:
-        n = self.sa_events[ident]
+        n = self.sa_events.get(ident, 0)
         self.sa_events[ident] = n + 1
-        for table, value, what in (
-            (self.sa_ips, ev.source_ip, "sourceIP"),
-            (self.sa_agents, ev.user_agent, "userAgent"),
+        ip = ev.source_ip
+        agent = ev.user_agent
+        for table, value, key, what in (
+            (self.sa_ips, ip, network(ip), "sourceIP"),
+            (self.sa_agents, agent, agent_product(agent), "userAgent"),
         ):
             if not value:
                 continue
             b = table.get(ident)
             if b is None:
                 b = table[ident] = _Bounded(64)
-            new = value not in b.counts
-            b.add(value[:200])
-            if new and n >= self.opt.sa_min_events:
+            counts = b.counts
+            if key in counts:
+                counts[key] += 1
+                continue
+            b.add(key)
+            if n >= self.opt.sa_min_events:
                 if len(self.unusual_sa) < self.opt.max_list:
                     self.unusual_sa.append(
                         {

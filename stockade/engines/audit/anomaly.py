@@ -1,7 +1,8 @@
 """Per-identity baselines learned from a training window, and scores for what is new or rare.
 
 For every identity the baseline counts verbs, resources (``group/resource[/sub]``), namespaces,
-source IPs and hours of day (UTC). A later request scores by what it shows that the identity
+source networks (IPv4 /16, IPv6 /48: pod IPs change on restart, the network does not) and hours
+of day (UTC). A later request scores by what it shows that the identity
 never (``new``) or seldom (``rare``: under ``rare_fraction`` of its training requests) did.
 Per-feature weights combine as independent evidence: ``score = 1 - prod(1 - w)``, so one new
 namespace scores 0.4 and a new namespace reached from a new IP scores 0.58. An identity absent
@@ -14,36 +15,33 @@ output stays small whatever the log size.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from stockade.engines.audit.events import AuditEvent
+from stockade.engines.audit.events import AuditEvent, network
 
-# feature -> (weight when never seen, weight when rare)
-WEIGHTS: dict[str, tuple[float, float]] = {
-    "verb": (0.3, 0.1),
-    "resource": (0.4, 0.15),
-    "namespace": (0.4, 0.15),
-    "sourceIP": (0.3, 0.1),
-    "hour": (0.2, 0.05),
-}
+FEATURES = ("verb", "resource", "namespace", "source network", "hour")
+"""Per-request features, in the order of the value tuples below."""
+WEIGHTS: tuple[tuple[float, float], ...] = ((0.3, 0.1), (0.4, 0.15), (0.4, 0.15), (0.3, 0.1), (0.2, 0.05))
+"""(weight when never seen, weight when rare) per feature."""
 _FINAL = frozenset({"ResponseComplete", "ResponseStarted", "Panic", ""})
 
 
-def _features(ev: AuditEvent) -> list[tuple[str, str]]:
-    out = [("verb", ev.verb)]
+def _features(ev: AuditEvent) -> tuple[str, str, str, str, str]:
+    """(verb, resource, namespace, source network, hour); ``""`` when the request has none."""
     if ev.resource_request:
-        res = f"{ev.api_group or 'core'}/{ev.combined_resource}"
-        out.append(("resource", res))
-        out.append(("namespace", ev.namespace or "<cluster>"))
+        sub = ev.subresource
+        res = (
+            f"{ev.api_group or 'core'}/{ev.resource}/{sub}"
+            if sub
+            else f"{ev.api_group or 'core'}/{ev.resource}"
+        )
+        ns = ev.namespace or "<cluster>"
     else:
-        out.append(("resource", "url:" + ev.request_uri.split("?", 1)[0][:100]))
-    if ev.source_ip:
-        out.append(("sourceIP", ev.source_ip))
-    if len(ev.timestamp) >= 13:
-        out.append(("hour", ev.timestamp[11:13]))
-    return out
+        res = "url:" + ev.request_uri.split("?", 1)[0][:100]
+        ns = ""
+    ts = ev.timestamp
+    return ev.verb, res, ns, network(ev.source_ip) if ev.source_ip else "", ts[11:13] if len(ts) >= 13 else ""
 
 
 @dataclass(slots=True)
@@ -51,17 +49,19 @@ class IdentityProfile:
     """What one identity did in the training window."""
 
     total: int = 0
-    seen: dict[str, Counter[str]] = field(default_factory=dict)
+    seen: tuple[dict[str, int], ...] = field(default_factory=lambda: tuple({} for _ in FEATURES))
 
-    def learn(self, feats: list[tuple[str, str]], cap: int) -> None:
+    def learn(self, feats: tuple[str, ...], cap: int) -> None:
         """Count one request's features (at most ``cap`` distinct values per feature)."""
         self.total += 1
-        for name, value in feats:
-            c = self.seen.get(name)
-            if c is None:
-                c = self.seen[name] = Counter()
-            if value in c or len(c) < cap:
-                c[value] += 1
+        for c, value in zip(self.seen, feats, strict=True):
+            if not value:
+                continue
+            n = c.get(value)
+            if n is not None:
+                c[value] = n + 1
+            elif len(c) < cap:
+                c[value] = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,16 +105,17 @@ class Baseline:
         """Add a training request."""
         if ev.stage not in _FINAL:
             return
-        prof = self.profiles.get(ev.identity)
+        ident = ev.user or "<unauthenticated>"
+        prof = self.profiles.get(ident)
         if prof is None:
-            prof = self.profiles[ev.identity] = IdentityProfile()
+            prof = self.profiles[ident] = IdentityProfile()
         prof.learn(_features(ev), self.cap)
 
     def score(self, ev: AuditEvent) -> tuple[float, list[str]]:
         """Score one request against its identity's baseline: ``(score, reasons)``; records anomalies."""
         if ev.stage not in _FINAL:
             return 0.0, []
-        ident = ev.identity
+        ident = ev.user or "<unauthenticated>"
         prof = self.profiles.get(ident)
         feats = _features(ev)
         if prof is None:
@@ -125,22 +126,25 @@ class Baseline:
         else:
             keep = 1.0
             reasons = []
-            for name, value in feats:
-                c = prof.seen.get(name)
-                n = c.get(value, 0) if c is not None else 0
-                if name == "hour" and n == 0 and c is not None:
+            rare_below = self.rare_fraction * prof.total
+            for i, (c, value) in enumerate(zip(prof.seen, feats, strict=True)):
+                if not value:
+                    continue
+                n = c.get(value, 0)
+                if n >= rare_below and n:
+                    continue
+                if i == 4 and n == 0 and c:
                     # A neighbouring hour counts as seen: working hours drift.
                     h = int(value)
-                    n = c.get(f"{(h - 1) % 24:02d}", 0) + c.get(f"{(h + 1) % 24:02d}", 0)
-                    if n:
+                    if c.get(f"{(h - 1) % 24:02d}", 0) + c.get(f"{(h + 1) % 24:02d}", 0):
                         continue
-                new_w, rare_w = WEIGHTS[name]
+                new_w, rare_w = WEIGHTS[i]
                 if n == 0:
                     keep *= 1 - new_w
-                    reasons.append(f"new {name} {value}")
-                elif n < self.rare_fraction * prof.total:
+                    reasons.append(f"new {FEATURES[i]} {value}")
+                else:
                     keep *= 1 - rare_w
-                    reasons.append(f"rare {name} {value} ({n} of {prof.total})")
+                    reasons.append(f"rare {FEATURES[i]} {value} ({n} of {prof.total})")
             score = 1 - keep
         if score >= self.min_score:
             self._record(ident, reasons, score, ev)

@@ -192,6 +192,23 @@ _STR_NAMES = frozenset(
 _STR_FIELDS: tuple[int, ...] = ()
 
 
+def network(ip: str) -> str:
+    """The network a source IP belongs to for "unusual source" purposes: IPv4 /16, IPv6 /48.
+
+    Pod IPs change on every restart but stay in the cluster's pod range; a token replayed from
+    outside shows up from another network.
+    """
+    if ":" in ip:
+        return ":".join(ip.split(":")[:3]) + "::/48"
+    parts = ip.split(".")
+    return f"{parts[0]}.{parts[1]}.0.0/16" if len(parts) == 4 else ip
+
+
+def agent_product(agent: str) -> str:
+    """The product token of a user agent (``kubectl`` of ``kubectl/v1.31.0 (linux/amd64)``)."""
+    return agent.split("/", 1)[0].split(" ", 1)[0][:100]
+
+
 @dataclass(slots=True)
 class ReadStats:
     """Counters a reader keeps while streaming (bad lines are reported, not dropped silently)."""
