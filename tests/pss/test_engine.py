@@ -527,3 +527,10 @@ def test_malformed_values_do_not_crash() -> None:
     }
     r = evaluate(None, spec, "restricted")
     assert not r.allowed
+
+
+def test_emulation_version_caps_latest() -> None:
+    spec = {"securityContext": {"sysctls": [{"name": "net.ipv4.tcp_rmem"}]}, "containers": [{"name": "a"}]}
+    assert evaluate({}, spec, "baseline", "latest").allowed
+    assert not evaluate({}, spec, "baseline", "latest", emulation_version="v1.31").allowed
+    assert evaluate({}, spec, "baseline", "v1.30", emulation_version="v1.35").allowed is False

@@ -201,8 +201,12 @@ def evaluate(
     *,
     is_pod: bool = True,
     defaults: bool = True,
+    emulation_version: Version | str | None = None,
 ) -> Result:
     """Evaluate a pod (or pod template) at ``level`` and ``version`` (``latest`` when None).
+
+    ``emulation_version`` caps the policy version like an API server emulating an older release
+    (``latest`` then means that release's policy).
 
     ``is_pod`` False marks a workload template: the API server defaults a few fields of Pods only
     (an unset hostPort of a hostNetwork pod becomes the containerPort). ``defaults`` False skips
@@ -210,7 +214,13 @@ def evaluate(
     Raises ValueError on an invalid level or version string.
     """
     lv, ver = _coerce(level, version)
-    checks = plan(lv, ver.effective_minor)
+    minor = ver.effective_minor
+    if emulation_version is not None:
+        cap = (
+            emulation_version if isinstance(emulation_version, Version) else parse_version(emulation_version)
+        )
+        minor = min(minor, cap.effective_minor)
+    checks = plan(lv, minor)
     if not checks:
         return ALLOWED
     meta = pod_metadata if type(pod_metadata) is dict or isinstance(pod_metadata, Mapping) else _EMPTY
