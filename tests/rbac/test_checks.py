@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stockade.checks.registry import ScanContext, all_checks
+from stockade.checks.registry import ScanContext, all_checks, runners
 from stockade.config import Config
 from stockade.loading import load_paths
 from stockade.model import Finding, Severity
@@ -182,8 +182,12 @@ EXPECTED: dict[str, set[tuple[str, str, str, Severity, tuple[str, ...]]]] = {
 def _scan(path: Path, config: Config = CONFIG) -> list[Finding]:
     result = load_paths([str(path)])
     assert not result.errors, result.errors
-    ctx = ScanContext(result.inventory, config)
-    return [f for c in all_checks() if c.spec.area == "rbac" for f in c.run(ctx)]
+    return _run(ScanContext(result.inventory, config))
+
+
+def _run(ctx: ScanContext) -> list[Finding]:
+    rbac = [c for c in all_checks() if c.spec.area == "rbac"]
+    return [f for _group, fn in runners(rbac) for f in fn(ctx)]
 
 
 def test_every_data_file_is_covered() -> None:
@@ -225,8 +229,7 @@ def test_severity_override_wins_over_blast_radius() -> None:
 
 def test_bootstrap_bindings_are_context_not_findings() -> None:
     # A scan of nothing but the default policy yields no RBAC findings at all.
-    ctx = ScanContext(load_paths([]).inventory, Config())
-    assert [f for c in all_checks() if c.spec.area == "rbac" for f in c.run(ctx)] == []
+    assert _run(ScanContext(load_paths([]).inventory, Config())) == []
 
 
 def test_bad_rbac_config_is_a_config_error() -> None:
