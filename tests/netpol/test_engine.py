@@ -376,3 +376,22 @@ def test_endpoint_errors_name_the_reference() -> None:
         Analyzer(world()).check("nope/x", "app/server", 80)
     with pytest.raises(EngineError, match="node/n9: no such node"):
         Analyzer(world()).check("node/n9", "app/server", 80)
+
+
+def test_matrix_answers_node_and_ip_endpoints_through_the_exact_evaluator() -> None:
+    w = world(np("deny-all", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}))
+    m = build_matrix(w, 8080)
+    assert m.allowed("node/n1", "app/server")
+    assert not m.allowed("node/n2", "app/server")
+    assert not m.allowed("ip:198.51.100.10", "app/server")
+    assert m.allowed("app/server", "app/server")
+    assert not m.allowed("app/server", "app/client")
+
+
+def test_replicas_of_one_workload_are_distinct_pods() -> None:
+    pods = {"app/api": {"labels": {"app": "api"}}}
+    policies = [np("deny", {"podSelector": {}})]
+    w = World.from_objects(policies, pods=World.from_spec(pods=pods).pods.values())
+    template = w.pods["app/api"]
+    assert template.is_template is False  # from_spec builds Pods; the inventory builder marks templates
+    assert Analyzer(w).check("app/api", "app/api", 80).allowed  # a real pod's own IP: exempt

@@ -87,11 +87,17 @@ class Matrix:
         return bool((self._rows[src_class] >> dst_class) & 1)
 
     def allowed(self, src: str | Pod, dst: str | Pod) -> bool:
-        """The verdict from one pod to another (keys ``ns/name``)."""
+        """The verdict from one endpoint to another (pod keys ``ns/name``; nodes and IPs too).
+
+        Pod pairs are read from the class matrix; any other endpoint (``node/NAME``, an IP, a
+        workload alias) is answered by the exact evaluator.
+        """
         s = src if isinstance(src, Pod) else self.world.pods.get(src)
         d = dst if isinstance(dst, Pod) else self.world.pods.get(dst)
         if s is None or d is None:
-            raise EngineError(f"{src if s is None else dst}: not a pod of this matrix")
+            s_ref = src.key if isinstance(src, Pod) else src
+            d_ref = dst.key if isinstance(dst, Pod) else dst
+            return self._analyzer.check(s_ref, d_ref, self.port, self.protocol).allowed
         if s is d and not s.is_template:
             if self.world.options.self_exempt:
                 return True
