@@ -65,8 +65,16 @@ def test_exact_findings(platform: list[Finding]) -> None:
             "InferenceService/serving/sentiment",
             "spec.predictor.model.securityContext.privileged",
         ),
-        ("pss.allow-privilege-escalation", "InferenceService/serving/sentiment", "spec.predictor.model"),
-        ("pss.capabilities-restricted", "InferenceService/serving/sentiment", "spec.predictor.model"),
+        (
+            "pss.allow-privilege-escalation",
+            "InferenceService/serving/sentiment",
+            "spec.predictor.model.securityContext",
+        ),
+        (
+            "pss.capabilities-restricted",
+            "InferenceService/serving/sentiment",
+            "spec.predictor.model.securityContext",
+        ),
         ("pss.namespace-privileged-undocumented", "Namespace/ops", "metadata.labels"),
         ("pss.namespace-no-enforce-label", "Namespace/research", "metadata.labels"),
         ("pss.namespace-no-enforce-label", "Namespace/typo", "metadata.labels"),
@@ -194,3 +202,56 @@ def test_gpu_workload_in_restricted_namespace_gets_baseline_hint(asset_writer: C
     }
     for f in found:
         assert dict(f.evidence)["hint"].startswith("GPU workload that meets baseline")
+
+
+def test_findings_point_at_the_offending_field(asset_writer: Callable[..., Path]) -> None:
+    manifests = asset_writer(
+        "fields.yaml",
+        """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: r, labels: {pod-security.kubernetes.io/enforce: restricted}}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d, namespace: r}
+spec:
+  template:
+    metadata:
+      annotations:
+        container.apparmor.security.beta.kubernetes.io/app: unconfined
+    spec:
+      securityContext:
+        runAsUser: 0
+        runAsNonRoot: true
+        sysctls: [{name: net.ipv4.tcp_syncookies, value: "1"}, {name: kernel.msgmax, value: "1"}]
+      containers:
+      - name: app
+        image: x
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities: {drop: [ALL], add: [SYS_ADMIN]}
+          seccompProfile: {type: Unconfined}
+          seLinuxOptions: {type: spc_t}
+          procMount: Unmasked
+        ports: [{containerPort: 80}, {containerPort: 81, hostPort: 81}]
+        lifecycle: {preStop: {tcpSocket: {port: 80, host: 1.2.3.4}}}
+      volumes:
+      - {name: c, configMap: {name: c}}
+      - {name: g, gitRepo: {repository: x}}
+""",
+    )
+    base = "spec.template.spec"
+    c0 = f"{base}.containers[0]"
+    assert {(f.check_id, f.path) for f in scan(manifests)} == {
+        ("pss.apparmor-profile", "spec.template.metadata.annotations"),
+        ("pss.run-as-user", f"{base}.securityContext.runAsUser"),
+        ("pss.sysctls", f"{base}.securityContext.sysctls[1].name"),
+        ("pss.capabilities-restricted", f"{c0}.securityContext.capabilities.add"),
+        ("pss.seccomp-profile-restricted", f"{c0}.securityContext.seccompProfile.type"),
+        ("pss.selinux-options", f"{c0}.securityContext.seLinuxOptions"),
+        ("pss.proc-mount-restricted", f"{c0}.securityContext.procMount"),
+        ("pss.host-ports", f"{c0}.ports[1].hostPort"),
+        ("pss.host-probes-and-host-lifecycle", f"{c0}.lifecycle.preStop.tcpSocket.host"),
+        ("pss.restricted-volumes", f"{base}.volumes[1].gitRepo"),
+    }
