@@ -136,6 +136,7 @@ class ScanContext:
             message=message,
             detail=detail,
             evidence=tuple(evidence),
+            object_line=obj.location.line,
         )
 
 

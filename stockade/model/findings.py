@@ -113,6 +113,8 @@ class Finding:
     detail: str = ""
     evidence: tuple[tuple[str, Any], ...] = field(default=())
     """Structured facts for machine consumers (JSON, SARIF properties)."""
+    object_line: int | None = None
+    """Line where the object starts (``location`` is the line of the field)."""
 
     def sort_key(self) -> tuple[str, int, str, str, str]:
         loc = self.location

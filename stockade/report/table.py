@@ -35,13 +35,14 @@ def render(report: Report, out: TextIO) -> None:
     by_object = groupby(report.findings, key=lambda f: (f.location.file if f.location else "", f.subject))
     for (file, subject), group in by_object:
         items = sorted(group, key=lambda f: (-f.severity, f.location.line if f.location and f.location.line else 0))
-        first_line = min((f.location.line or 0) for f in items if f.location) if items else 0
+        first_line = items[0].object_line
         where = f"{file}:{first_line}" if first_line else file
         out.write(f"{subject}  ({where})\n")
         for f in items:
             line = f":{f.location.line}" if f.location and f.location.line else ""
             out.write(f"  {sev(f.severity)} {f.check_id:<40} {f.message}\n")
-            out.write(f"           {f.detail}  [{f.path}{' line ' + line[1:] if line else ''}]\n" if f.detail else "")
+            if f.detail:
+                out.write(f"           {f.detail}  [{f.path}{' line ' + line[1:] if line else ''}]\n")
         out.write("\n")
     for err in report.errors:
         out.write(f"ERROR    {err}\n")
