@@ -131,6 +131,7 @@ def _annotations(p: PodView) -> Mapping[str, Any]:
 
 
 def host_namespaces_1_0(p: PodView) -> Outcome:
+    """Upstream hostNamespaces, implementation for policy v1.0+."""
     spec = p.spec
     net = spec.get("hostNetwork") is True
     pid = spec.get("hostPID") is True
@@ -146,6 +147,7 @@ def host_namespaces_1_0(p: PodView) -> Outcome:
 
 
 def privileged_1_0(p: PodView) -> Outcome:
+    """Upstream privileged, implementation for policy v1.0+."""
     bad = [name for name, _c, sc, _k in p.containers if sc is not None and sc.get("privileged") is True]
     if not bad:
         return None
@@ -174,6 +176,7 @@ _BASELINE_CAPS = frozenset(
 
 
 def capabilities_baseline_1_0(p: PodView) -> Outcome:
+    """Upstream capabilities_baseline, implementation for policy v1.0+."""
     bad: list[str] = []
     caps: set[str] = set()
     for name, _c, sc, _k in p.containers:
@@ -238,10 +241,12 @@ def _capabilities_restricted(p: PodView) -> Outcome:
 
 
 def capabilities_restricted_1_22(p: PodView) -> Outcome:
+    """Upstream capabilities_restricted, implementation for policy v1.22+."""
     return _capabilities_restricted(p)
 
 
 def capabilities_restricted_1_25(p: PodView) -> Outcome:
+    """Upstream capabilities_restricted, implementation for policy v1.25+."""
     # Windows pods cannot set Linux capabilities (API validation), so upstream admits them.
     if p.windows:
         return None
@@ -296,6 +301,7 @@ def _volumes(p: PodView) -> list[Mapping[str, Any]]:
 
 
 def host_path_volumes_1_0(p: PodView) -> Outcome:
+    """Upstream hostPathVolumes, implementation for policy v1.0+."""
     bad = [_s(v.get("name")) for v in _volumes(p) if v.get("hostPath") is not None]
     if not bad:
         return None
@@ -303,6 +309,7 @@ def host_path_volumes_1_0(p: PodView) -> Outcome:
 
 
 def restricted_volumes_1_0(p: PodView) -> Outcome:
+    """Upstream restrictedVolumes, implementation for policy v1.0+."""
     bad: list[str] = []
     types: set[str] = set()
     for v in _volumes(p):
@@ -340,6 +347,7 @@ def _int(v: Any) -> int:
 
 
 def host_ports_1_0(p: PodView) -> Outcome:
+    """Upstream hostPorts, implementation for policy v1.0+."""
     bad: list[str] = []
     ports: set[str] = set()
     # API server defaulting for Pods (not templates since 1.28): with hostNetwork, an unset
@@ -381,6 +389,7 @@ def _apparmor_type_ok(t: Any) -> bool:
 
 
 def app_armor_profile_1_0(p: PodView) -> Outcome:
+    """Upstream appArmorProfile, implementation for policy v1.0+."""
     psc = p.psc
     ann = p.meta.get("annotations")
     if (
@@ -488,10 +497,12 @@ def _se_linux(p: PodView, allowed: frozenset[str]) -> Outcome:
 
 
 def se_linux_options_1_0(p: PodView) -> Outcome:
+    """Upstream seLinuxOptions, implementation for policy v1.0+."""
     return _se_linux(p, _SELINUX_1_0)
 
 
 def se_linux_options_1_31(p: PodView) -> Outcome:
+    """Upstream seLinuxOptions, implementation for policy v1.31+."""
     return _se_linux(p, _SELINUX_1_31)
 
 
@@ -517,10 +528,12 @@ def _proc_mount(p: PodView) -> Outcome:
 
 
 def proc_mount_1_0(p: PodView) -> Outcome:
+    """Upstream procMount, implementation for policy v1.0+."""
     return _proc_mount(p)
 
 
 def proc_mount_1_35(p: PodView) -> Outcome:
+    """Upstream procMount, implementation for policy v1.35+."""
     # A user-namespace pod (hostUsers: false) may use any procMount at baseline.
     if p.userns:
         return None
@@ -528,6 +541,7 @@ def proc_mount_1_35(p: PodView) -> Outcome:
 
 
 def proc_mount_restricted_1_35(p: PodView) -> Outcome:
+    """Upstream procMount_restricted, implementation for policy v1.35+."""
     return _proc_mount(p)
 
 
@@ -546,6 +560,7 @@ def _seccomp_type_ok(t: Any) -> bool:
 
 
 def seccomp_profile_baseline_1_0(p: PodView) -> Outcome:
+    """Upstream seccompProfile_baseline, implementation for policy v1.0+."""
     ann = _annotations(p)
     if not ann:
         return None
@@ -569,6 +584,7 @@ def seccomp_profile_baseline_1_0(p: PodView) -> Outcome:
 
 
 def seccomp_profile_baseline_1_19(p: PodView) -> Outcome:
+    """Upstream seccompProfile_baseline, implementation for policy v1.19+."""
     setters: list[str] = []
     values: set[str] = set()
     psc = p.psc
@@ -597,6 +613,7 @@ def seccomp_profile_baseline_1_19(p: PodView) -> Outcome:
 
 
 def seccomp_profile_restricted_1_19(p: PodView) -> Outcome:
+    """Upstream seccompProfile_restricted, implementation for policy v1.19+."""
     setters: list[str] = []
     values: set[str] = set()
     pod_ok = False
@@ -637,6 +654,7 @@ def seccomp_profile_restricted_1_19(p: PodView) -> Outcome:
 
 
 def seccomp_profile_restricted_1_25(p: PodView) -> Outcome:
+    """Upstream seccompProfile_restricted, implementation for policy v1.25+."""
     # Windows pods cannot set seccomp (API validation), so upstream admits them.
     if p.windows:
         return None
@@ -685,22 +703,27 @@ def _sysctls(p: PodView, allowed: frozenset[str]) -> Outcome:
 
 
 def sysctls_1_0(p: PodView) -> Outcome:
+    """Upstream sysctls, implementation for policy v1.0+."""
     return _sysctls(p, _SYSCTLS_1_0)
 
 
 def sysctls_1_27(p: PodView) -> Outcome:
+    """Upstream sysctls, implementation for policy v1.27+."""
     return _sysctls(p, _SYSCTLS_1_27)
 
 
 def sysctls_1_29(p: PodView) -> Outcome:
+    """Upstream sysctls, implementation for policy v1.29+."""
     return _sysctls(p, _SYSCTLS_1_29)
 
 
 def sysctls_1_32(p: PodView) -> Outcome:
+    """Upstream sysctls, implementation for policy v1.32+."""
     return _sysctls(p, _SYSCTLS_1_32)
 
 
 def sysctls_1_37(p: PodView) -> Outcome:
+    """Upstream sysctls, implementation for policy v1.37+."""
     return _sysctls(p, _SYSCTLS_1_37)
 
 
@@ -715,6 +738,7 @@ def _host_process(sc: Mapping[str, Any] | None) -> bool:
 
 
 def windows_host_process_1_0(p: PodView) -> Outcome:
+    """Upstream windowsHostProcess, implementation for policy v1.0+."""
     psc = p.psc
     if (psc is None or psc.get("windowsOptions") is None) and not any(
         sc is not None and sc.get("windowsOptions") is not None for _n, _c, sc, _k in p.containers
@@ -755,6 +779,7 @@ _PROBE_KEYS = ("livenessProbe", "readinessProbe", "startupProbe")
 
 
 def host_probes_and_host_lifecycle_1_34(p: PodView) -> Outcome:
+    """Upstream hostProbesAndHostLifecycle, implementation for policy v1.34+."""
     bad: set[str] = set()
     hosts: set[str] = set()
     found: list[str] = []
@@ -791,6 +816,7 @@ def host_probes_and_host_lifecycle_1_34(p: PodView) -> Outcome:
 
 
 def allow_privilege_escalation_1_8(p: PodView) -> Outcome:
+    """Upstream allowPrivilegeEscalation, implementation for policy v1.8+."""
     bad = [
         name
         for name, _c, sc, _k in p.containers
@@ -805,6 +831,7 @@ def allow_privilege_escalation_1_8(p: PodView) -> Outcome:
 
 
 def allow_privilege_escalation_1_25(p: PodView) -> Outcome:
+    """Upstream allowPrivilegeEscalation, implementation for policy v1.25+."""
     # The field cannot be set on Windows pods, so upstream admits them.
     if p.windows:
         return None
@@ -815,6 +842,7 @@ def allow_privilege_escalation_1_25(p: PodView) -> Outcome:
 
 
 def run_as_non_root_1_0(p: PodView) -> Outcome:
+    """Upstream runAsNonRoot, implementation for policy v1.0+."""
     setters: list[str] = []
     pod_true = False
     psc = p.psc
@@ -848,6 +876,7 @@ def run_as_non_root_1_0(p: PodView) -> Outcome:
 
 
 def run_as_non_root_1_35(p: PodView) -> Outcome:
+    """Upstream runAsNonRoot, implementation for policy v1.35+."""
     if p.userns:
         return None
     return run_as_non_root_1_0(p)
@@ -858,6 +887,7 @@ def _is_zero(v: Any) -> bool:
 
 
 def run_as_user_1_23(p: PodView) -> Outcome:
+    """Upstream runAsUser, implementation for policy v1.23+."""
     setters = []
     if p.psc is not None and _is_zero(p.psc.get("runAsUser")):
         setters.append("pod")
@@ -870,6 +900,7 @@ def run_as_user_1_23(p: PodView) -> Outcome:
 
 
 def run_as_user_1_35(p: PodView) -> Outcome:
+    """Upstream runAsUser, implementation for policy v1.35+."""
     if p.userns:
         return None
     return run_as_user_1_23(p)
