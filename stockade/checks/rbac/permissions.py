@@ -193,6 +193,16 @@ class Capability:
     namespace_severity: Severity | None
     """``None``: not grantable through a RoleBinding (cluster-scoped resource)."""
 
+    @property
+    def resource_keys(self) -> frozenset[str]:
+        """Rule resource entries that can match a probe (a cheap pre-filter)."""
+        keys = {"*"}
+        for p in self.probes:
+            keys.add(f"{p.resource}/{p.subresource}" if p.subresource else p.resource)
+            if p.subresource:
+                keys.add(f"*/{p.subresource}")
+        return frozenset(keys)
+
 
 def _probes(verbs: tuple[str, ...], targets: tuple[tuple[str, str, str], ...]) -> tuple[Attributes, ...]:
     return tuple(
@@ -304,6 +314,9 @@ CAPABILITIES: tuple[Capability, ...] = (
 )
 
 
+_CAPABILITY_KEYS = tuple((c, c.resource_keys) for c in CAPABILITIES)
+
+
 def is_full_wildcard(rule: PolicyRule) -> bool:
     """``*`` verbs on ``*`` resources of ``*`` groups (cluster-admin's resource rule)."""
     return "*" in rule.verbs and "*" in rule.resources and "*" in rule.api_groups and not rule.resource_names
@@ -327,13 +340,17 @@ def capabilities_of(binding: Binding, role: Role) -> list[Held]:
     """The dangerous capabilities a binding hands out (wildcard roles: only the wildcard)."""
     cluster = binding.kind == "ClusterRoleBinding"
     out: list[Held] = []
-    for cap in CAPABILITIES:
+    # Probes carry no name, so rules restricted by resourceNames (narrow) never match them.
+    candidates = [
+        (i, rule) for i, rule in enumerate(role.rules) if rule.resources and not rule.resource_names
+    ]
+    for cap, keys in _CAPABILITY_KEYS:
         if not cluster and cap.namespace_severity is None:
             continue
         grants = tuple(
             Grant(binding, role, rule, i)
-            for i, rule in enumerate(role.rules)
-            if rule.resources and any(rule_allows(rule, p) for p in cap.probes)
+            for i, rule in candidates
+            if not keys.isdisjoint(rule.resources) and any(rule_allows(rule, p) for p in cap.probes)
         )
         if grants:
             sev = cap.cluster_severity if cluster else cap.namespace_severity
