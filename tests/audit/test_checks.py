@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from stockade.checks.registry import ScanContext, all_checks
+from stockade.checks.registry import ScanContext, all_checks, runners
 from stockade.config import Config
 from stockade.loading import load_paths
 
@@ -46,6 +46,11 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
             "a user: create mutatingwebhookconfigurations.admissionregistration.k8s.io (cluster-wide): "
             "rules[1] drops it (level None)",
         ),
+        (
+            "audit-policy.workload-changes-not-recorded",
+            "rules[0]",
+            "a user: create pods in serving: rules[0] drops it (level None)",
+        ),
     },
     "fail.only-specific-rules.yaml": {
         (
@@ -53,12 +58,24 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
             "rules",
             "no rule matches every request; unmatched requests are not recorded",
         ),
+        ("audit-policy.pod-exec-not-recorded", "rules", "a user: get pods/proxy: no rule matches"),
+        ("audit-policy.workload-changes-not-recorded", "rules", "a user: create pods: no rule matches"),
     },
     "fail.catch-all-at-none.yaml": {
         (
             "audit-policy.no-catch-all",
             "rules[1].level",
             "rules[1] matches every remaining request at level None",
+        ),
+        (
+            "audit-policy.pod-exec-not-recorded",
+            "rules[1]",
+            "a user: get pods/proxy: rules[1] drops it (level None)",
+        ),
+        (
+            "audit-policy.workload-changes-not-recorded",
+            "rules[1]",
+            "a user: create pods: rules[1] drops it (level None)",
         ),
     },
     "fail.healthz-exception-after-catch-all.yaml": {
@@ -94,10 +111,9 @@ def _findings(path: Path) -> tuple[set[tuple[str, str, str]], dict[tuple[str, st
     ctx = ScanContext(result.inventory, Config())
     got: set[tuple[str, str, str]] = set()
     lines: dict[tuple[str, str], int | None] = {}
-    for check in all_checks():
-        if check.spec.area != "audit-policy":
-            continue
-        for f in check.run(ctx):
+    mine = [c for c in all_checks() if c.spec.area == "audit-policy"]
+    for _group, run in runners(mine):
+        for f in run(ctx):
             got.add((f.check_id, f.path, f.detail))
             lines[(f.check_id, f.path)] = f.location.line if f.location else None
     return got, lines
@@ -128,7 +144,7 @@ def test_non_audit_policy_kinds_are_ignored(tmp_path: Path) -> None:
 
 def test_every_spec_is_well_formed() -> None:
     specs = [c.spec for c in all_checks() if c.spec.area == "audit-policy"]
-    assert len(specs) == 9
+    assert len(specs) == 10
     for s in specs:
         assert s.remediation.endswith("."), s.id
         assert s.references and all(r.url.startswith("https://kubernetes.io/") for r in s.references), s.id

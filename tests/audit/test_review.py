@@ -104,7 +104,7 @@ def test_witness_of_a_narrow_rule() -> None:
 def test_coverage_gap_from_namespace_exception() -> None:
     p = Policy.from_dict({"rules": [{"level": "None", "namespaces": ["kube-system"]}, {"level": "Metadata"}]})
     gaps = coverage_gaps(p)
-    assert set(gaps) == {"pod exec/attach/port-forward", "RBAC writes", "secrets access"}
+    assert set(gaps) == {"pod exec/attach/port-forward", "RBAC writes", "secrets access", "workload changes"}
     assert {describe(g.example) for g in gaps["secrets access"]} == {"a user: get secrets in kube-system"}
 
 

@@ -3,10 +3,11 @@
 For each topic the check evaluates the requests a tenant could make (a plain user and a service
 account, in every namespace the policy names and one it does not) and reports the rule, or the
 absence of a matching rule, that leaves one of them unrecorded (level ``None``, or every
-completion stage omitted). Topics: ``pods/exec``, ``pods/attach`` and ``pods/portforward`` (an
-interactive shell in a model server or notebook); writes to Roles, ClusterRoles and their
-bindings (privilege changes); changes to admission webhooks and policies (disabling the guards);
-reads and writes of Secrets (credential access).
+completion stage omitted). Topics: ``pods/exec``, ``pods/attach`` and ``pods/portforward``, and the
+``proxy`` subresource of pods and services (an interactive shell in, or a tunnel to, a model server
+or notebook); creating, changing or deleting pods, Deployments, StatefulSets and DaemonSets;
+writes to Roles, ClusterRoles and their bindings (privilege changes); changes to admission
+webhooks and policies (disabling the guards); reads and writes of Secrets (credential access).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ _REMEDIATION = (
 
 POD_EXEC = CheckSpec(
     id="audit-policy.pod-exec-not-recorded",
-    title="Audit policy does not record exec, attach or port-forward into pods",
+    title="Audit policy does not record exec, attach, port-forward or proxy into pods",
     severity=Severity.HIGH,
     rationale="An interactive session in a model server, notebook or training pod reaches its data, "
     "model weights and mounted credentials; without an audit record nobody can tell who did it.",
@@ -53,6 +54,17 @@ WEBHOOKS = declare(
         references=(AUDITING_DOC,),
     )
 )
+WORKLOADS = declare(
+    CheckSpec(
+        id="audit-policy.workload-changes-not-recorded",
+        title="Audit policy does not record changes to pods and deployments",
+        severity=Severity.MEDIUM,
+        rationale="Creating or changing a pod or a workload template is how code gets to run with a "
+        "namespace's service account, GPUs and mounted data; without a record it cannot be traced.",
+        remediation=_REMEDIATION,
+        references=(AUDITING_DOC,),
+    )
+)
 SECRETS = declare(
     CheckSpec(
         id="audit-policy.secret-access-not-recorded",
@@ -70,6 +82,7 @@ _BY_TOPIC = {
     "RBAC writes": RBAC_WRITES,
     "admission webhook changes": WEBHOOKS,
     "secrets access": SECRETS,
+    "workload changes": WORKLOADS,
 }
 
 

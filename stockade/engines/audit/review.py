@@ -294,8 +294,14 @@ _RBAC = "rbac.authorization.k8s.io"
 _ADM = "admissionregistration.k8s.io"
 COVERAGE: dict[str, tuple[tuple[str, str, str, str, bool], ...]] = {
     # topic -> (verb, api group, resource, subresource, namespaced)
-    "pod exec/attach/port-forward": tuple(
-        (v, "", "pods", s, True) for s in ("exec", "attach", "portforward") for v in ("create", "get")
+    "pod exec/attach/port-forward": (
+        *((v, "", "pods", s, True) for s in ("exec", "attach", "portforward") for v in ("create", "get")),
+        *((v, "", r, "proxy", True) for r in ("pods", "services") for v in ("get", "create")),
+    ),
+    "workload changes": tuple(
+        (v, g, r, "", True)
+        for g, r in (("", "pods"), ("apps", "deployments"), ("apps", "statefulsets"), ("apps", "daemonsets"))
+        for v in ("create", "update", "patch", "delete")
     ),
     "RBAC writes": tuple(
         (v, _RBAC, r, "", ns)
