@@ -40,6 +40,11 @@ class RegisteredCheck:
     group: str
     """The module that declares it: checks of one group share their functions."""
 
+    def run(self, ctx: ScanContext) -> Iterator[Finding]:
+        """Every finding of this check's group (the specs declared with it included)."""
+        for fn in _RUNNERS.get(self.group, ()):
+            yield from fn(ctx)
+
 
 _REGISTRY: dict[str, RegisteredCheck] = {}
 _RUNNERS: dict[str, list[CheckFn]] = {}
