@@ -10,6 +10,7 @@ time (parsing + aggregation + indexes, bootstrap policy included) is the baselin
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import time
@@ -123,8 +124,11 @@ def main() -> None:
     )
 
     rnd = random.Random(11)
-    first_ms, _ = timed(authz.who_can, Attributes("get", "team-0", resource="pods"))
-    print(f"{'who-can first (builds index)':<28} {first_ms:9.1f} ms")
+    # Long-lived policy data: keep the cyclic GC from re-traversing it on every full collection
+    # (the CLI does the same after loading).
+    gc.freeze()
+    index_ms, _ = timed(authz.build_index)
+    print(f"{'who-can index (once)':<28} {index_ms:9.1f} ms  (load + index: {load_ms + index_ms:.1f} ms)")
 
     def request() -> Attributes:
         res = rnd.choice(RESOURCES)

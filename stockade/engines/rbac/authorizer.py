@@ -13,8 +13,10 @@ RBAC adds no group: the identity given is the one evaluated.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,23 @@ from stockade.engines.rbac.model import (
     SubjectGrant,
     UserInfo,
 )
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building large acyclic structures.
+
+    Building tens of thousands of small frozen values otherwise triggers repeated full collections
+    that traverse every object already loaded, which costs more than the build itself.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
 
 ObjectLike = Mapping[str, Any] | Any
 """A raw manifest mapping, or any object with a ``body`` mapping (a loader ``K8sObject``)."""
@@ -243,13 +262,14 @@ class Authorizer:
         the same identity."""
         roles: list[Role] = []
         bindings: list[Binding] = []
-        if bootstrap is not False:
-            from stockade.engines.rbac.bootstrap import load_bootstrap_objects
+        with _gc_paused():
+            if bootstrap is not False:
+                from stockade.engines.rbac.bootstrap import load_bootstrap_objects
 
-            directory = None if bootstrap is True else str(bootstrap)
-            roles, bindings = parse_objects(load_bootstrap_objects(directory), bootstrap=True)
-        r2, b2 = parse_objects(objects)
-        return cls([*roles, *r2], [*bindings, *b2])
+                directory = None if bootstrap is True else str(bootstrap)
+                roles, bindings = parse_objects(load_bootstrap_objects(directory), bootstrap=True)
+            r2, b2 = parse_objects(objects)
+            return cls([*roles, *r2], [*bindings, *b2])
 
     # ------------------------------------------------------------------ lookups
 
@@ -331,11 +351,17 @@ class Authorizer:
         self._url_rules = urls
         return idx
 
+    def build_index(self) -> dict[tuple[str, str, str], list[tuple[Role, int]]]:
+        """Build (once) the rule index :meth:`who_can` uses; call it to pay the cost up front."""
+        if self._rule_index is None:
+            with _gc_paused():
+                self._rule_index = self._build_rule_index()
+        return self._rule_index
+
     def roles_allowing(self, attrs: Attributes) -> dict[RoleKey, list[int]]:
         """Effective roles that can serve the request with at least one allowing rule (rule
         indexes by role key): ClusterRoles, and Roles of the request's namespace."""
-        if self._rule_index is None:
-            self._rule_index = self._build_rule_index()
+        index = self.build_index()
         if attrs.is_resource_request:
             resources = [
                 "*",
@@ -345,7 +371,6 @@ class Authorizer:
                 resources.append(f"*/{attrs.subresource}")
             verbs = ["*"] if attrs.verb == "*" else ["*", attrs.verb]
             scopes = [""] + ([attrs.namespace] if attrs.namespace else [])
-            index = self._rule_index
             candidates = [
                 c for sc in scopes for r in resources for v in verbs for c in index.get((sc, r, v), ())
             ]
