@@ -71,7 +71,7 @@ class Engine:
     min_priority: int = len(PRIORITIES) - 1
     hostname: str = field(default_factory=socket.gethostname)
     _by_source: dict[str, list[CompiledRule]] = field(default_factory=dict, init=False)
-    _dispatch_cache: dict[tuple[str, tuple[Any, ...]], list[CompiledRule]] = field(default_factory=dict, init=False)
+    _dispatch_cache: dict[tuple[Any, ...], list[CompiledRule]] = field(default_factory=dict, init=False)
     stats: dict[str, int] = field(default_factory=lambda: {"events": 0, "alerts": 0, "errors": 0}, init=False)
 
     def __post_init__(self) -> None:
@@ -86,16 +86,19 @@ class Engine:
     def candidates(self, ev: Event) -> list[CompiledRule]:
         """The rules ``ev`` is tested against (dispatch index, memoised per value combination)."""
         source = ev.source
-        dfields = DISPATCH_FIELDS.get(source, ())
         g = ev.get
-        key_vals = tuple(g(f) for f in dfields)
-        ck = (source, key_vals)
+        if source == "k8s_audit":
+            ck: tuple[Any, ...] = (source, g("ka.target.resource"), g("ka.verb"))
+        elif source == "syscall":
+            ck = (source, g("evt.type"))
+        else:
+            ck = (source,) + tuple(g(f) for f in DISPATCH_FIELDS.get(source, ()))
         cands = self._dispatch_cache.get(ck)
         if cands is None:
             cands = []
             for r in self._by_source.get(source, []):
                 ok = True
-                for want, have in zip(r.dispatch, key_vals, strict=False):
+                for want, have in zip(r.dispatch, ck[1:], strict=False):
                     if want is not None and (not isinstance(have, str) or have not in want):
                         ok = False
                         break

@@ -80,15 +80,26 @@ def _coerce(value: Any, typ: str) -> Any:
     return value
 
 
+class _Values(dict):  # type: ignore[type-arg]
+    """Field values; a field the event does not have reads as ``None``."""
+
+    __slots__ = ()
+
+    def __missing__(self, key: str) -> Any:
+        return None
+
+
 class FieldsEvent:
     """An event that maps Falco field names to values (one JSON object per line)."""
 
-    __slots__ = ("source", "values", "num", "ts")
+    __slots__ = ("source", "values", "num", "ts", "get")
 
-    def __init__(self, values: Mapping[str, Any], source: str, schema: Schema | None = None, num: int = 1) -> None:
+    def __init__(
+        self, values: Mapping[str, Any], source: str, schema: Schema | None = None, num: int = 1
+    ) -> None:
         self.source = source
         self.num = num
-        vals: dict[str, Any] = {}
+        vals: dict[str, Any] = _Values()
         for k, v in values.items():
             if schema is not None and not schema.lax:
                 name, _, rest = k.partition("[")
@@ -128,10 +139,8 @@ class FieldsEvent:
         self.values = vals
         ts = vals.get("evt.rawtime")
         self.ts = ts if isinstance(ts, int) else time.time_ns()
-
-    def get(self, key: str) -> Any:
-        """The field's value, or ``None``."""
-        return self.values.get(key)
+        # ``get(key)``: the field's value, or None
+        self.get = vals.__getitem__
 
     def time_ns(self) -> int:
         """The event time (``evt.rawtime`` when given, else when it was read)."""

@@ -8,6 +8,7 @@ or a list field with no values, is a missing field. ``jevt.value[ptr]`` follows 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -170,25 +171,38 @@ def json_pointer(doc: Any, ptr: str) -> Any:
     return cur
 
 
+_SECONDS: dict[str, int | None] = {}
+_FRAC_RE = re.compile(r"\.(\d+)")
+
+
 def parse_time_ns(text: Any) -> int | None:
     """An RFC 3339 timestamp (with optional fractional seconds) in nanoseconds."""
-    if not isinstance(text, str) or len(text) < 19:
+    if type(text) is not str or len(text) < 19:
         return None
-    try:
-        base = datetime.fromisoformat(text[:19] + "+00:00")
-    except ValueError:
+    head = text[:19]
+    base = _SECONDS.get(head, -1)
+    if base == -1:
+        try:
+            base = int(datetime.fromisoformat(head + "+00:00").timestamp())
+        except ValueError:
+            base = None
+        if len(_SECONDS) > 4096:  # timestamps of a stream move on: keep the memo small
+            _SECONDS.clear()
+        _SECONDS[head] = base
+    if base is None:
         return None
-    frac = 0
     rest = text[19:]
-    if rest.startswith("."):
-        digits = ""
-        for ch in rest[1:]:
-            if ch.isdigit():
-                digits += ch
-            else:
-                break
-        frac = int((digits + "000000000")[:9]) if digits else 0
-        rest = rest[1 + len(digits) :]
+    if rest == "Z":
+        return base * 1_000_000_000
+    if rest[:1] == "." and rest[-1:] == "Z" and rest[1:-1].isdigit():
+        return base * 1_000_000_000 + int(rest[1:-1][:9].ljust(9, "0"))
+    frac = 0
+    if rest[:1] == ".":
+        m = _FRAC_RE.match(rest)
+        if m is not None:
+            digits = m.group(1)
+            frac = int((digits + "000000000")[:9])
+            rest = rest[m.end() :]
     offset = 0
     if rest and rest[0] in "+-" and len(rest) >= 6:
         try:
@@ -196,7 +210,7 @@ def parse_time_ns(text: Any) -> int | None:
             offset = sign * (int(rest[1:3]) * 3600 + int(rest[4:6]) * 60)
         except ValueError:
             offset = 0
-    return (int(base.timestamp()) - offset) * 1_000_000_000 + frac
+    return (base - offset) * 1_000_000_000 + frac
 
 
 def event_time_ns(ev: Any) -> int | None:
@@ -375,7 +389,9 @@ EXTRACTORS: dict[str, Extractor] = {
     "ka.req.pod.run_as_user": _simple("requestObject", "spec", "securityContext", "runAsUser"),
     "ka.req.pod.run_as_group": _simple("requestObject", "spec", "securityContext", "runAsGroup"),
     "ka.req.pod.fs_group": _simple("requestObject", "spec", "securityContext", "fsGroup"),
-    "ka.req.pod.supplemental_groups": _simple_list("requestObject", "spec", "securityContext", "supplementalGroups"),
+    "ka.req.pod.supplemental_groups": _simple_list(
+        "requestObject", "spec", "securityContext", "supplementalGroups"
+    ),
     "ka.req.role.rules": _simple_list("requestObject", "rules"),
     "ka.req.role.rules.apiGroups": _rules_field("apiGroups"),
     "ka.req.role.rules.nonResourceURLs": _rules_field("nonResourceURLs"),
@@ -421,7 +437,21 @@ def _key_extractor(key: str) -> Callable[[Any], Any]:
     if fn is not None:
         return fn
     name, arg = _split_key(key)
-    if name in ("jevt.value", "json.value"):
+    if name in ("jevt.value", "json.value") and arg and arg.startswith("/") and "~" not in arg and not any(
+        t.isdigit() for t in arg[1:].split("/")
+    ):
+        # a pointer made of plain object keys: walk the dicts directly
+        toks = tuple(arg[1:].split("/"))
+
+        def fn(raw: Any) -> Any:
+            cur = raw
+            for t in toks:
+                if type(cur) is not dict or t not in cur:
+                    return None
+                cur = cur[t]
+            return cur if type(cur) is str else jtext(cur)
+
+    elif name in ("jevt.value", "json.value"):
         ptr = arg
 
         def fn(raw: Any) -> Any:
@@ -472,11 +502,34 @@ def _key_extractor(key: str) -> Callable[[Any], Any]:
             def fn(raw: Any) -> Any:
                 return None
 
-    _KEY_FNS[key] = fn
+    raw_fn = fn
+
+    def ev_fn(ev: Any) -> Any:
+        return raw_fn(ev.raw)
+
+    _KEY_FNS[key] = ev_fn
+    return ev_fn
+
+
+def _rawtime(ev: Any) -> Any:
+    t = ev.time_ns()
+    return str(t) if t else None
+
+
+def _time_fn(iso: bool) -> Callable[[Any], Any]:
+    def fn(ev: Any) -> Any:
+        t = ev.time_ns()
+        return format_time(t, iso=iso) if t else None
+
     return fn
 
 
-_KEY_FNS: dict[str, Callable[[Any], Any]] = {}
+_KEY_FNS: dict[str, Callable[[Any], Any]] = {
+    "jevt.rawtime": _rawtime,
+    "json.rawtime": _rawtime,
+    "jevt.time": _time_fn(False),
+    "jevt.time.iso8601": _time_fn(True),
+}
 _SIMPLE_PATHS: dict[str, tuple[str, ...]] = {
     "ka.auditid": ("auditID",),
     "ka.stage": ("stage",),
@@ -495,35 +548,33 @@ _SIMPLE_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
+class _FieldCache(dict):  # type: ignore[type-arg]
+    """Per-event field values; a miss extracts the field (so a hit costs one C-level lookup)."""
+
+    __slots__ = ("ev",)
+
+    def __missing__(self, key: str) -> Any:
+        fn = _KEY_FNS.get(key) or _key_extractor(key)
+        v = self[key] = fn(self.ev)
+        return v
+
+
 class K8sAuditEvent:
     """One audit event; fields are extracted on first use and cached."""
 
-    __slots__ = ("raw", "cache", "num", "_ts")
+    __slots__ = ("raw", "cache", "num", "_ts", "get")
     source = "k8s_audit"
 
     def __init__(self, raw: Any, num: int = 1) -> None:
         # a non-object document (e.g. a bare number) has no fields at all
         self.raw = raw if isinstance(raw, dict) else {}
         self.num = num
-        self.cache: dict[str, Any] = {}
+        cache = _FieldCache()
+        cache.ev = self
+        self.cache = cache
         self._ts: int | None = None
-
-    def get(self, key: str) -> Any:
-        """The value of ``key``, or ``None`` when the event does not have it."""
-        c = self.cache
-        v = c.get(key, _MISSING)
-        if v is _MISSING:
-            if key == "jevt.rawtime" or key == "json.rawtime":
-                t = self.time_ns()
-                v = str(t) if t else None
-            elif key.startswith("jevt.time"):
-                t = self.time_ns()
-                v = format_time(t, iso=key.endswith("iso8601")) if t else None
-            else:
-                fn = _KEY_FNS.get(key) or _key_extractor(key)
-                v = fn(self.raw)
-            c[key] = v
-        return v
+        # ``get(key)``: the value of a field, or None when the event does not have it
+        self.get = cache.__getitem__
 
     def time_ns(self) -> int:
         """The event timestamp in ns (0 when the event has none)."""
