@@ -94,7 +94,7 @@ def scan_inventory(
             found.extend(f for f in run(ctx) if f.check_id in wanted)
         except InputError as e:
             errors.append(InputFailure(Location(e.source, e.line), e.reason))
-        except Exception as e:  # noqa: BLE001 - one failing check must not lose the others' results
+        except Exception as e:
             errors.append(InputFailure(Location(f"checks {group}"), f"internal error: {type(e).__name__}: {e}"))
     findings, suppressed = _apply_ignores(found, ctx, options)
     return Report(
@@ -170,6 +170,10 @@ def read_baseline(path: str) -> frozenset[str]:
         raise InputError(path, f"cannot read baseline: {e.strerror}") from e
     except json.JSONDecodeError as e:
         raise InputError(path, f"baseline is not valid JSON: {e.msg}", e.lineno) from e
-    if not isinstance(data, dict) or data.get("version") != BASELINE_VERSION or not isinstance(data.get("findings"), list):
+    if (
+        not isinstance(data, dict)
+        or data.get("version") != BASELINE_VERSION
+        or not isinstance(data.get("findings"), list)
+    ):
         raise InputError(path, f"not a stockade baseline (version {BASELINE_VERSION})")
     return frozenset(str(e.get("fingerprint")) for e in data["findings"] if isinstance(e, dict))

@@ -30,7 +30,10 @@ def test_whole_corpus_scans_and_accounts_for_every_object() -> None:
     bad_files = {str(e.location.file).split("corpus/", 1)[1] for e in report.errors}
     assert bad_files == KNOWN_INVALID
     reasons = Counter(s.reason for s in report.skipped)
-    assert set(reasons) == {"kustomize build input, not a cluster object", "not a Kubernetes object (no apiVersion and kind)"}
+    assert set(reasons) == {
+        "kustomize build input, not a cluster object",
+        "not a Kubernetes object (no apiVersion and kind)",
+    }
     object_errors = sum(1 for e in report.errors if e.object is not None)
     k8s_skipped = reasons["kustomize build input, not a cluster object"]
     assert report.objects_scanned + k8s_skipped + object_errors == CORPUS_OBJECTS

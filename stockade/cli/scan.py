@@ -31,7 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument("--write-baseline", metavar="FILE", help="accept the current findings into FILE")
     p.add_argument(
         "--no-annotation-ignores", action="store_true",
-        help=f"do not honour ignore.stockade.io/<check> annotations on objects",
+        help="do not honour ignore.stockade.io/<check> annotations on objects",
     )  # fmt: skip
     p.add_argument("--no-kustomize", action="store_true", help="scan kustomization directories file by file")
     p.set_defaults(func=run)

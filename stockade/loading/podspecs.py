@@ -68,9 +68,9 @@ class PodSpecRef:
             return self.path
         best = ""
         for prefix in self.remap:
-            if (rel == prefix or rel.startswith(prefix + ".") or rel.startswith(prefix + "[")) and len(
-                prefix
-            ) > len(best):
+            if (rel == prefix or rel.startswith(prefix + ".") or rel.startswith(prefix + "[")) and len(prefix) > len(
+                best
+            ):
                 best = prefix
         if best:
             return self.remap[best] + rel[len(best) :]
@@ -183,7 +183,9 @@ def _ray_cluster_spec(obj: K8sObject, spec: Any, base: str) -> Iterator[PodSpecR
     # at run time, so only the node-type labels are certain there).
     cluster = {"ray.io/cluster": obj.name} if obj.kind == "RayCluster" else {}
     head = {**cluster, "ray.io/node-type": "head", "ray.io/is-ray-node": "yes"}
-    yield from _template(obj, _m(spec.get("headGroupSpec")).get("template"), f"{base}.headGroupSpec.template", "head", head)
+    yield from _template(
+        obj, _m(spec.get("headGroupSpec")).get("template"), f"{base}.headGroupSpec.template", "head", head
+    )
     groups = spec.get("workerGroupSpecs")
     if isinstance(groups, list):
         for i, g in enumerate(groups):
@@ -263,7 +265,9 @@ def _volcano_job(obj: K8sObject) -> Iterator[PodSpecRef]:
     if isinstance(tasks, list):
         for i, t in enumerate(tasks):
             t = _m(t)
-            yield from _template(obj, t.get("template"), f"spec.tasks[{i}].template", str(t.get("name") or f"tasks[{i}]"))
+            yield from _template(
+                obj, t.get("template"), f"spec.tasks[{i}].template", str(t.get("name") or f"tasks[{i}]")
+            )
 
 
 # Pod-level fields an Argo workflow sets for every step's pod.

@@ -50,9 +50,7 @@ class LoadResult:
     files: int = 0
 
 
-def load_paths(
-    paths: Iterable[str], *, render_kustomize: bool = True, stdin: Any = None
-) -> LoadResult:
+def load_paths(paths: Iterable[str], *, render_kustomize: bool = True, stdin: Any = None) -> LoadResult:
     """Load every object from files, directories (recursively) and ``-`` (standard input)."""
     result = LoadResult()
     for raw in paths:
@@ -115,7 +113,7 @@ def _load_files(result: LoadResult, files: list[Path]) -> None:
 
     # Interleave by size so each process gets a similar share of the bytes.
     ordered = sorted(files, key=lambda f: f.stat().st_size if f.exists() else 0, reverse=True)
-    chunks = [[str(f) for f in ordered[i::workers * 4]] for i in range(workers * 4)]
+    chunks = [[str(f) for f in ordered[i :: workers * 4]] for i in range(workers * 4)]
     ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
     parts: dict[str, LoadResult] = {}
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
@@ -143,18 +141,14 @@ def _load_chunk(paths: list[str]) -> list[tuple[str, LoadResult]]:
 
 def _render_kustomize(result: LoadResult, directory: Path, kubectl: str) -> bool:
     try:
-        proc = subprocess.run(
-            [kubectl, "kustomize", str(directory)], capture_output=True, timeout=120, check=False
-        )
+        proc = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, timeout=120, check=False)
     except (OSError, subprocess.TimeoutExpired) as e:
         result.notes.append(f"{directory}: kubectl kustomize failed ({e}); its files were scanned one by one")
         return False
     if proc.returncode != 0:
         # Often a remote base this offline machine cannot fetch: scanning the files still helps.
         msg = " ".join(proc.stderr.decode("utf-8", "replace").split())[:300]
-        result.notes.append(
-            f"{directory}: kubectl kustomize failed ({msg}); its files were scanned one by one"
-        )
+        result.notes.append(f"{directory}: kubectl kustomize failed ({msg}); its files were scanned one by one")
         return False
     _load_bytes(result, f"{directory}/ (kustomize build)", proc.stdout)
     return True
@@ -245,9 +239,7 @@ def _expand_lists(doc: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, An
     yield prefix.rstrip("."), doc
 
 
-def _add_object(
-    result: LoadResult, body: Any, doc_loc: Location, source: SourceDoc, list_path: str
-) -> None:
+def _add_object(result: LoadResult, body: Any, doc_loc: Location, source: SourceDoc, list_path: str) -> None:
     if not isinstance(body, Mapping):
         result.errors.append(InputFailure(doc_loc, f"{list_path}: expected an object (a mapping)"))
         return

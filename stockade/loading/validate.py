@@ -95,7 +95,11 @@ _RBAC_BINDING = {
     "subjects": list_of({"kind": STR, "name": STR, "namespace": STR, "apiGroup": STR}),
     "roleRef": {"kind": STR, "name": STR, "apiGroup": STR},
 }
-_PEER = {"podSelector": _SELECTOR, "namespaceSelector": _SELECTOR, "ipBlock": {"cidr": STR, "except": list_of(STR)}}
+_PEER = {
+    "podSelector": _SELECTOR,
+    "namespaceSelector": _SELECTOR,
+    "ipBlock": {"cidr": STR, "except": list_of(STR)},
+}
 _NP_PORT = {"port": INT_OR_STR, "endPort": INT, "protocol": STR}
 _NETPOL_SPEC = {
     "podSelector": _SELECTOR,
@@ -133,7 +137,7 @@ def _describe(value: Any) -> str:
 def _expected(schema: Schema) -> str:
     if isinstance(schema, tuple) and schema and schema[0] == "list":
         return "a list"
-    if isinstance(schema, tuple) and schema and schema[0] == "map" or isinstance(schema, dict):
+    if (isinstance(schema, tuple) and schema and schema[0] == "map") or isinstance(schema, dict):
         return "an object"
     if isinstance(schema, tuple):
         return " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in schema)
@@ -203,4 +207,6 @@ def _check_pod_specs(obj: K8sObject, out: list[str]) -> None:
         _check(ps.metadata, _METADATA, "metadata", errs)
         for e in errs:
             rel, _, msg = e.partition(": ")
-            out.append(f"{ps.field_path(rel) if not rel.startswith('metadata') else ps.path.rsplit('.', 1)[0] + '.' + rel}: {msg}")
+            # Template metadata sits beside the pod spec, not inside it.
+            where = ps.path.rsplit(".", 1)[0] + "." + rel if rel.startswith("metadata") else ps.field_path(rel)
+            out.append(f"{where}: {msg}")

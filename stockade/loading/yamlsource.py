@@ -21,10 +21,13 @@ from functools import lru_cache
 from typing import Any
 
 import yaml
+
 try:
     from yaml._yaml import CParser
+
+    HAVE_LIBYAML = True
 except ImportError:  # pragma: no cover - PyYAML wheels ship libyaml
-    CParser = None
+    HAVE_LIBYAML = False
 from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import BaseResolver
@@ -49,8 +52,8 @@ class YamlDocError(Exception):
 
 # --- go-yaml v2 resolution -------------------------------------------------------------------
 
-_BOOL_TRUE = frozenset("y Y yes Yes YES true True TRUE on On ON".split())
-_BOOL_FALSE = frozenset("n N no No NO false False FALSE off Off OFF".split())
+_BOOL_TRUE = frozenset(["y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"])
+_BOOL_FALSE = frozenset(["n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"])
 _INT = re.compile(r"^[-+]?(0b[01_]+|0x[0-9a-fA-F_]+|0o[0-7_]+|[0-9][0-9_]*)$")
 _FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
 _SPECIAL_FLOATS = {
@@ -101,7 +104,7 @@ class _Resolver(BaseResolver):
             return _MAP_TAG
         elif kind is SequenceNode:
             return _SEQ_TAG
-        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return,no-untyped-call]
 
 
 _Resolver.add_implicit_resolver(
@@ -109,16 +112,16 @@ _Resolver.add_implicit_resolver(
     re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$"),
     list("yYnNtTfFoO"),
 )
-_Resolver.add_implicit_resolver(
-    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
-)
+_Resolver.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
 _Resolver.add_implicit_resolver(
     "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0o[0-7_]+|[0-9][0-9_]*)$"),
     list("-+0123456789"),
 )  # fmt: skip
 _Resolver.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
     list("-+0123456789."),
 )
 _Resolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
@@ -127,7 +130,7 @@ _Resolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), 
 class _Constructor(SafeConstructor):
     """Builds JSON-compatible values the way sigs.k8s.io/yaml converts YAML to JSON."""
 
-    def construct_yaml_bool(self, node: Node) -> bool:  # type: ignore[override]
+    def construct_yaml_bool(self, node: Node) -> bool:
         value = self.construct_scalar(node)  # type: ignore[arg-type]
         return value in _BOOL_TRUE
 
@@ -140,7 +143,7 @@ class _Constructor(SafeConstructor):
             return _as_number(float(text.replace("_", "")))  # "08": not octal, Go falls back to float
         return text
 
-    def construct_yaml_float(self, node: Node) -> float | int:  # type: ignore[override]
+    def construct_yaml_float(self, node: Node) -> float | int:
         text = str(self.construct_scalar(node))  # type: ignore[arg-type]
         if text in _SPECIAL_FLOATS:
             return _SPECIAL_FLOATS[text]
@@ -151,19 +154,19 @@ class _Constructor(SafeConstructor):
         self.flatten_mapping(node)
         mapping: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, str):
                 if isinstance(key, (list, dict)):
                     raise ConstructorError(None, None, "a mapping key must be a scalar", key_node.start_mark)
                 key = _json_key(key)
-            mapping[key] = self.construct_object(value_node, deep=deep)  # type: ignore[no-untyped-call]
+            mapping[key] = self.construct_object(value_node, deep=deep)
         return mapping
 
     def construct_yaml_binary(self, node: Node) -> str:  # type: ignore[override]
         # JSON has no bytes; the API server receives the base64 text.
         return "".join(str(self.construct_scalar(node)).split())  # type: ignore[arg-type]
 
-    def construct_undefined(self, node: Node) -> Any:  # type: ignore[override]
+    def construct_undefined(self, node: Node) -> Any:
         # go-yaml ignores unknown local tags (e.g. "!Ref"): the value is what the node holds.
         if isinstance(node, ScalarNode):
             return self.construct_scalar(node)
@@ -189,17 +192,17 @@ def _json_key(key: Any) -> str:
     return str(key)
 
 
-_Constructor.add_constructor("tag:yaml.org,2002:bool", _Constructor.construct_yaml_bool)
-_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
-_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)
-_Constructor.add_constructor("tag:yaml.org,2002:binary", _Constructor.construct_yaml_binary)
-_Constructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
-_Constructor.add_constructor(None, _Constructor.construct_undefined)
+_Constructor.add_constructor("tag:yaml.org,2002:bool", _Constructor.construct_yaml_bool)  # type: ignore[type-var]
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)  # type: ignore[type-var]
+_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)  # type: ignore[type-var]
+_Constructor.add_constructor("tag:yaml.org,2002:binary", _Constructor.construct_yaml_binary)  # type: ignore[type-var]
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)  # type: ignore[type-var]
+_Constructor.add_constructor(None, _Constructor.construct_undefined)  # type: ignore[type-var]
 
 
-if CParser is not None:
+if HAVE_LIBYAML:
 
-    class K8sLoader(CParser, _Constructor, _Resolver):  # type: ignore[misc]
+    class K8sLoader(CParser, _Constructor, _Resolver):
         """libyaml's parser with go-yaml v2 value resolution."""
 
         def __init__(self, stream: str | bytes) -> None:
@@ -302,7 +305,7 @@ def _blank_crd_schemas(text: str) -> str:
         parts.append(text[pos:key_end] + " {}")
         # The subtree ends at the first later line indented no deeper than the key that is not
         # blank or a comment.
-        end = re.compile(r"\n[ ]{0,%d}(?=[^ \n#\r])" % indent).search(text, m.end())
+        end = re.compile(rf"\n[ ]{{0,{indent}}}(?=[^ \n#\r])").search(text, m.end())
         stop = end.start() if end else len(text)
         parts.append("\n" * text.count("\n", m.end(), stop))
         pos = stop
@@ -361,7 +364,7 @@ class _Builder:
         if tag == _MAP_TAG:
             out: dict[str, Any] = {}
             self.memo[key] = out
-            self.constructor.flatten_mapping(node)
+            self.constructor.flatten_mapping(node)  # type: ignore[arg-type]
             for k_node, v_node in node.value:
                 k = k_node.value if k_node.tag == _STR_TAG else self.build(k_node)
                 if not isinstance(k, str):
@@ -375,7 +378,7 @@ class _Builder:
             self.memo[key] = seq
             seq.extend(self.build(child) for child in node.value)
             return seq
-        value = self.constructor.construct_object(node, deep=True)  # type: ignore[no-untyped-call]
+        value = self.constructor.construct_object(node, deep=True)
         self.memo[key] = value
         return value
 
@@ -402,9 +405,8 @@ def parse_document(doc: RawDoc, *, elide_crd_schema: bool = True) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        if "*" in text and "&" in text:
-            if _expanded_size(node) > MAX_EXPANDED_NODES:
-                raise YamlDocError(f"alias expansion exceeds {MAX_EXPANDED_NODES:,} nodes (a billion-laughs document?)")
+        if "*" in text and "&" in text and _expanded_size(node) > MAX_EXPANDED_NODES:
+            raise YamlDocError(f"alias expansion exceeds {MAX_EXPANDED_NODES:,} nodes (a billion-laughs document?)")
         return _Builder(loader).build(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
@@ -440,7 +442,7 @@ def parse_path(path: str) -> list[str | int]:
 @lru_cache(maxsize=256)
 def _compose(source: SourceDoc) -> Node | None:
     try:
-        return yaml.compose(source.text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # type: ignore[no-any-return]
+        return yaml.compose(source.text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError:
         return None
 
@@ -496,7 +498,9 @@ def _text_locate(source: SourceDoc, tokens: list[str | int]) -> int | None:
             if rest and not rest.startswith(("#", "|", ">", "&", "!")):
                 return found if n == len(tokens) - 1 else None  # inline value: cannot go deeper by text
             j = hit + 1
-            while j < end and (indents[j] < 0 or indents[j] > col or (indents[j] == col and lines[j][col:].startswith("-"))):
+            while j < end and (
+                indents[j] < 0 or indents[j] > col or (indents[j] == col and lines[j][col:].startswith("-"))
+            ):
                 j += 1
             nxt = hit + 1
             while nxt < j and indents[nxt] < 0:
@@ -508,7 +512,11 @@ def _text_locate(source: SourceDoc, tokens: list[str | int]) -> int | None:
             count = -1
             hit = -1
             for i in range(start, end):
-                if ind(i) == col and lines[i][col:col + 1] == "-" and lines[i][col + 1 : col + 2] in ("", " ", "\t", "\r"):
+                if (
+                    ind(i) == col
+                    and lines[i][col : col + 1] == "-"
+                    and lines[i][col + 1 : col + 2] in ("", " ", "\t", "\r")
+                ):
                     count += 1
                     if count == token:
                         hit = i
@@ -517,7 +525,11 @@ def _text_locate(source: SourceDoc, tokens: list[str | int]) -> int | None:
                 return None
             found = hit
             stop = hit + 1
-            while stop < end and not (ind(stop) == col and lines[stop][col:col + 1] == "-") and (ind(stop) < 0 or ind(stop) > col):
+            while (
+                stop < end
+                and not (ind(stop) == col and lines[stop][col : col + 1] == "-")
+                and (ind(stop) < 0 or ind(stop) > col)
+            ):
                 stop += 1
             after = lines[hit][col + 1 :]
             content = after.lstrip(" ")

@@ -118,7 +118,13 @@ class Finding:
 
     def sort_key(self) -> tuple[str, int, str, str, str]:
         loc = self.location
-        return (loc.file if loc else "", (loc.line or 0) if loc else 0, str(self.subject), self.check_id, self.path)
+        return (
+            loc.file if loc else "",
+            (loc.line or 0) if loc else 0,
+            str(self.subject),
+            self.check_id,
+            self.path,
+        )
 
 
 @dataclass(frozen=True, slots=True)

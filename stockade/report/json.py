@@ -62,15 +62,23 @@ def report_dict(report: Report) -> dict[str, Any]:
         "findings": findings,
         "suppressed": [{**finding_dict(f), "reason": why} for f, why in report.suppressed],
         "skipped": [
-            {"object": str(s.subject), "file": s.location.file if s.location else None,
-             "line": s.location.line if s.location else None, "reason": s.reason}
+            {
+                "object": str(s.subject),
+                "file": s.location.file if s.location else None,
+                "line": s.location.line if s.location else None,
+                "reason": s.reason,
+            }
             for s in report.skipped
-        ],  # fmt: skip
+        ],
         "errors": [
-            {"file": e.location.file, "line": e.location.line, "object": str(e.object) if e.object else None,
-             "message": e.message}
+            {
+                "file": e.location.file,
+                "line": e.location.line,
+                "object": str(e.object) if e.object else None,
+                "message": e.message,
+            }
             for e in report.errors
-        ],  # fmt: skip
+        ],
         "notes": list(report.notes),
     }
 

@@ -26,7 +26,12 @@ def render(report: Report, out: TextIO) -> None:
         findings = by_check[check_id]
         spec = get(check_id)
         suite = ET.SubElement(
-            suites, "testsuite", name=check_id, tests=str(len(findings)), failures=str(len(findings)), errors="0"
+            suites,
+            "testsuite",
+            name=check_id,
+            tests=str(len(findings)),
+            failures=str(len(findings)),
+            errors="0",
         )
         for f in findings:
             where = f"{f.location}" if f.location else ""

@@ -77,16 +77,21 @@ def sarif_dict(report: Report) -> dict[str, Any]:
     for f in report.findings:
         loc: dict[str, Any] = {
             "logicalLocations": [
-                {"name": f.subject.name, "fullyQualifiedName": f"{f.subject}.{f.path}" if f.path else str(f.subject),
-                 "kind": "object"}
+                {
+                    "name": f.subject.name,
+                    "fullyQualifiedName": f"{f.subject}.{f.path}" if f.path else str(f.subject),
+                    "kind": "object",
+                }
             ]
-        }  # fmt: skip
+        }
         if f.location:
             phys: dict[str, Any] = {"artifactLocation": {"uri": _uri(f.location.file)}}
             if f.location.line:
                 phys["region"] = {"startLine": f.location.line}
             loc["physicalLocation"] = phys
-        text = f"{f.message}: {f.detail} ({f.subject}, {f.path})" if f.detail else f"{f.message} ({f.subject}, {f.path})"
+        text = (
+            f"{f.message}: {f.detail} ({f.subject}, {f.path})" if f.detail else f"{f.message} ({f.subject}, {f.path})"
+        )
         result: dict[str, Any] = {
             "ruleId": f.check_id,
             "level": _LEVEL[f.severity],
@@ -103,10 +108,14 @@ def sarif_dict(report: Report) -> dict[str, Any]:
             "level": "error",
             "message": {"text": e.message},
             "locations": [
-                {"physicalLocation": {"artifactLocation": {"uri": _uri(e.location.file)},
-                                      **({"region": {"startLine": e.location.line}} if e.location.line else {})}}
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": _uri(e.location.file)},
+                        **({"region": {"startLine": e.location.line}} if e.location.line else {}),
+                    }
+                }
             ],
-        }  # fmt: skip
+        }
         for e in report.errors
     ]
     return {

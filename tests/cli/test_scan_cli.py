@@ -30,12 +30,34 @@ def test_example_platform_fails_the_default_gate_on_its_mistakes(capsys: pytest.
     report = json.loads(out)
     assert code == 1
     fired = {(f["check"], f["object"]["kind"], f["object"]["name"], f["path"]) for f in report["findings"]}
-    assert ("pss.privileged", "RayCluster", "tuning", "spec.headGroupSpec.template.spec.containers[0].securityContext.privileged") in fired
-    assert ("workload.gpu-limit-missing", "PyTorchJob", "llm-finetune", "spec.pytorchReplicaSpecs.Worker.template.spec.containers[0].resources") not in fired
-    assert ("workload.gpu-namespace-not-allowed", "RayCluster", "tuning", "spec.workerGroupSpecs[0].template.spec.containers[0].resources") in fired
-    assert ("workload.image-latest-tag", "InferenceService", "fraud-detector", "spec.transformer.containers[0].image") in fired
+    assert (
+        "pss.privileged",
+        "RayCluster",
+        "tuning",
+        "spec.headGroupSpec.template.spec.containers[0].securityContext.privileged",
+    ) in fired
+    assert (
+        "workload.gpu-limit-missing",
+        "PyTorchJob",
+        "llm-finetune",
+        "spec.pytorchReplicaSpecs.Worker.template.spec.containers[0].resources",
+    ) not in fired
+    assert (
+        "workload.gpu-namespace-not-allowed",
+        "RayCluster",
+        "tuning",
+        "spec.workerGroupSpecs[0].template.spec.containers[0].resources",
+    ) in fired
+    assert (
+        "workload.image-latest-tag",
+        "InferenceService",
+        "fraud-detector",
+        "spec.transformer.containers[0].image",
+    ) in fired
     # The hardened gateway is clean apart from the exposure its annotations document.
-    assert not [f for f in report["findings"] if f["object"]["name"] == "api-gateway" and f["severity"] in ("high", "critical")]
+    assert not [
+        f for f in report["findings"] if f["object"]["name"] == "api-gateway" and f["severity"] in ("high", "critical")
+    ]
     assert {s["reason"] for s in report["suppressed"]} == {
         "annotation: public API gateway behind the WAF", "annotation: internal clients call the gateway too"
     }  # fmt: skip
@@ -106,7 +128,10 @@ def test_each_malformed_input_is_one_line_exit_2_and_others_still_reported(
     assert len(lines) == len(EXPECTED_ERRORS)  # exactly one line per bad input, no traceback
     for name, fragment in EXPECTED_ERRORS.items():
         file = str(malformed[name])
-        assert any(line.startswith(f"stockade: error: {file}") and fragment in line for line in lines), (name, lines)
+        assert any(line.startswith(f"stockade: error: {file}") and fragment in line for line in lines), (
+            name,
+            lines,
+        )
     assert "Traceback" not in err
 
 
@@ -134,12 +159,24 @@ def test_baseline_reports_only_new_findings(tmp_path: Path, capsys: pytest.Captu
     code, out, _ = run(capsys, "scan", str(f), "--baseline", str(baseline), "--fail-on", "low", "-o", "json")
     assert code == 0 and json.loads(out)["findings"] == []
     f.write_text(GOOD_POD + "  - name: sidecar\n    image: envoyproxy/envoy\n")
-    code, out, _ = run(capsys, "scan", str(f), "--baseline", str(baseline), "--select", "workload.image-latest-tag", "-o", "json")
+    code, out, _ = run(
+        capsys,
+        "scan",
+        str(f),
+        "--baseline",
+        str(baseline),
+        "--select",
+        "workload.image-latest-tag",
+        "-o",
+        "json",
+    )
     new = json.loads(out)["findings"]
     assert [(x["check"], x["path"]) for x in new] == [("workload.image-latest-tag", "spec.containers[1].image")]
 
 
-def test_annotation_ignore_needs_a_reason_and_can_be_switched_off(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_annotation_ignore_needs_a_reason_and_can_be_switched_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     f = tmp_path / "pod.yaml"
     f.write_text(GOOD_POD.replace(
         "metadata: {name: web, namespace: shop}",
@@ -152,14 +189,19 @@ def test_annotation_ignore_needs_a_reason_and_can_be_switched_off(tmp_path: Path
     assert [x["check"] for x in report["findings"]] == ["workload.image-not-pinned"]  # empty reason: not honoured
     assert [x["reason"] for x in report["suppressed"]] == ["annotation: demo image, rebuilt nightly"]
     report = json.loads(run(capsys, *args, "--no-annotation-ignores")[1])
-    assert sorted(x["check"] for x in report["findings"]) == ["workload.image-latest-tag", "workload.image-not-pinned"]
+    assert sorted(x["check"] for x in report["findings"]) == [
+        "workload.image-latest-tag",
+        "workload.image-not-pinned",
+    ]
 
 
 def test_config_overrides_severity_and_disables(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     f = tmp_path / "pod.yaml"
     f.write_text(GOOD_POD)
     cfg = tmp_path / "stockade.yaml"
-    cfg.write_text("checks:\n  severity: {workload.image-latest-tag: critical}\n  disable: [workload.image-not-pinned]\n")
+    cfg.write_text(
+        "checks:\n  severity: {workload.image-latest-tag: critical}\n  disable: [workload.image-not-pinned]\n"
+    )
     report = json.loads(run(capsys, "scan", str(f), "-c", str(cfg), "-o", "json", "--select", "workload.image-*")[1])
     sev = {x["check"]: x["severity"] for x in report["findings"]}
     assert sev["workload.image-latest-tag"] == "critical" and "workload.image-not-pinned" not in sev
@@ -175,9 +217,9 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 
 def test_stdin_and_real_process(tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "stockade.cli.main", "scan", "-", "--select", "workload.image-latest-tag"]
     proc = subprocess.run(
-        [sys.executable, "-m", "stockade.cli.main", "scan", "-", "--select", "workload.image-latest-tag", "--fail-on", "medium"],
-        input=GOOD_POD, capture_output=True, text=True, check=False, cwd=tmp_path,
-    )  # fmt: skip
+        [*cmd, "--fail-on", "medium"], input=GOOD_POD, capture_output=True, text=True, check=False, cwd=tmp_path
+    )
     assert proc.returncode == 1, proc.stderr
     assert "Pod/shop/web  (-:1)" in proc.stdout

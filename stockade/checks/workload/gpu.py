@@ -23,7 +23,10 @@ LIMIT = CheckSpec(
     rationale="Extended resources are scheduled from limits; a GPU request without an equal limit is "
     "rejected by the API server or, in a custom resource, produces pods that never schedule.",
     remediation="Set the GPU under `resources.limits` (a request, if given, must equal the limit).",
-    references=(_GPU_DOC, doc("Extended resources", "concepts/configuration/manage-resources-containers/#extended-resources")),
+    references=(
+        _GPU_DOC,
+        doc("Extended resources", "concepts/configuration/manage-resources-containers/#extended-resources"),
+    ),
 )
 NAMESPACE = declare(
     CheckSpec(
@@ -65,12 +68,25 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                     continue
                 path = ps.field_path(f"{rel}.resources")
                 if lim is None and not _is_zero(req):
-                    yield ctx.finding(LIMIT, ps.obj, path, "GPU request without limit", f"container {cname}: requests {gpu}={req}, no limit")
+                    yield ctx.finding(
+                        LIMIT,
+                        ps.obj,
+                        path,
+                        "GPU request without limit",
+                        f"container {cname}: requests {gpu}={req}, no limit",
+                    )
                 elif req is not None and lim is not None and str(req) != str(lim):
-                    yield ctx.finding(LIMIT, ps.obj, path, "GPU request differs from limit", f"container {cname}: {gpu} request {req} != limit {lim}")
+                    yield ctx.finding(
+                        LIMIT,
+                        ps.obj,
+                        path,
+                        "GPU request differs from limit",
+                        f"container {cname}: {gpu} request {req} != limit {lim}",
+                    )
                 wanted = lim if lim is not None else req
                 if allowed is not None and ns not in allowed and not _is_zero(wanted):
+                    where = f"in namespace {ns} (allowed: {', '.join(allowed) or 'none'})"
                     yield ctx.finding(
                         NAMESPACE, ps.obj, path, "GPU used outside the GPU namespaces",
-                        f"container {cname} wants {gpu}={wanted} in namespace {ns} (allowed: {', '.join(allowed) or 'none'})",
+                        f"container {cname} wants {gpu}={wanted} {where}",
                     )  # fmt: skip

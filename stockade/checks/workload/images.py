@@ -16,16 +16,14 @@ from stockade.model import CheckSpec, Finding, Reference, Severity
 
 _IMAGES_DOC = doc("Images", "concepts/containers/images/")
 
-LATEST = (
-    CheckSpec(
-        id="workload.image-latest-tag",
-        title="Image uses the latest tag or no tag",
-        severity=Severity.MEDIUM,
-        rationale="`latest` (or no tag, which means `latest`) changes under you: what runs is not what "
-        "was reviewed, and a rollback cannot restore the previous code.",
-        remediation="Use an explicit version tag, ideally with the image digest (`image: repo:1.2.3@sha256:...`).",
-        references=(_IMAGES_DOC,),
-    )
+LATEST = CheckSpec(
+    id="workload.image-latest-tag",
+    title="Image uses the latest tag or no tag",
+    severity=Severity.MEDIUM,
+    rationale="`latest` (or no tag, which means `latest`) changes under you: what runs is not what "
+    "was reviewed, and a rollback cannot restore the previous code.",
+    remediation="Use an explicit version tag, ideally with the image digest (`image: repo:1.2.3@sha256:...`).",
+    references=(_IMAGES_DOC,),
 )
 NOT_PINNED = declare(
     CheckSpec(
@@ -35,7 +33,10 @@ NOT_PINNED = declare(
         rationale="A tag can be re-pointed by anyone who can push to the repository; only a digest names "
         "immutable content, which is what signatures and vulnerability reports are about.",
         remediation="Reference the image by digest (`repo:tag@sha256:...`), for example with a resolver in CI.",
-        references=(_IMAGES_DOC, Reference("SLSA: pin dependencies", "https://slsa.dev/spec/v1.0/requirements")),
+        references=(
+            _IMAGES_DOC,
+            Reference("SLSA: pin dependencies", "https://slsa.dev/spec/v1.0/requirements"),
+        ),
     )
 )
 REGISTRY = declare(
@@ -95,7 +96,9 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                 continue
             if not ref.pinned and ref.effective_tag == "latest":
                 what = "no tag (latest)" if ref.tag is None else "tag latest"
-                yield ctx.finding(LATEST, ps.obj, path, "image uses the latest tag", f"container {name}: {image} has {what}")
+                yield ctx.finding(
+                    LATEST, ps.obj, path, "image uses the latest tag", f"container {name}: {image} has {what}"
+                )
             if not ref.pinned:
                 yield ctx.finding(NOT_PINNED, ps.obj, path, "image not pinned by digest", f"container {name}: {image}")
             if allowed and not registry_allowed(ref, allowed):

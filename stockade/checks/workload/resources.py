@@ -24,8 +24,7 @@ def _spec(kind: str, resource: str, severity: Severity, why: str) -> CheckSpec:
         title=f"Container has no {resource} {kind[:-1]}",
         severity=severity,
         rationale=why,
-        remediation=f"Set `resources.{kind}.{resource}` on every container, or a LimitRange default "
-        "in the namespace.",
+        remediation=f"Set `resources.{kind}.{resource}` on every container, or a LimitRange default in the namespace.",
         references=(_DOC, _LR_DOC),
     )
 

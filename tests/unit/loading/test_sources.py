@@ -7,7 +7,10 @@ from pathlib import Path
 
 from stockade.loading import load_paths
 
-POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: ml\nspec:\n  containers:\n  - name: c\n    image: busybox:1.36\n"
+POD = (
+    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: ml\n"
+    "spec:\n  containers:\n  - name: c\n    image: busybox:1.36\n"
+)
 
 
 def test_multi_document_file_keeps_each_objects_line(tmp_path: Path) -> None:
@@ -107,5 +110,7 @@ def test_kustomization_without_kubectl_scans_files_with_a_note(tmp_path: Path, m
     monkeypatch.setattr(shutil, "which", lambda name: None)  # type: ignore[attr-defined]
     result = load_paths([str(tmp_path)])
     assert [o.name for o in result.inventory] == ["k"]
-    assert result.notes == [f"{tmp_path}: kustomization not rendered (kubectl not found); its files were scanned one by one"]
+    assert result.notes == [
+        f"{tmp_path}: kustomization not rendered (kubectl not found); its files were scanned one by one"
+    ]
     assert [s.reason for s in result.skipped] == ["kustomize build input, not a cluster object"]

@@ -37,7 +37,9 @@ def test_sarif_validates_against_the_official_schema() -> None:
     gpu = next(r for r in run["results"] if r["ruleId"] == "workload.gpu-namespace-not-allowed")
     assert rule_ids[gpu["ruleIndex"]] == "workload.gpu-namespace-not-allowed"
     assert gpu["level"] == "error"
-    assert gpu["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("examples/ml-platform/60-training.yaml")
+    assert gpu["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith(
+        "examples/ml-platform/60-training.yaml"
+    )
     assert gpu["locations"][0]["physicalLocation"]["region"]["startLine"] == 78
     assert gpu["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == (
         "RayCluster/team-datascience/tuning.spec.workerGroupSpecs[0].template.spec.containers[0].resources"
@@ -55,7 +57,12 @@ def test_json_report_shape() -> None:
     assert data["schemaVersion"] == 1
     assert set(data["summary"]) == {"objects", "findings", "bySeverity", "suppressed", "skipped", "errors"}
     f = next(x for x in data["findings"] if x["check"] == "pss.privileged")
-    assert f["object"] == {"apiVersion": "ray.io/v1", "kind": "RayCluster", "namespace": "team-datascience", "name": "tuning"}
+    assert f["object"] == {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "namespace": "team-datascience",
+        "name": "tuning",
+    }
     assert f["file"].endswith("60-training.yaml") and f["line"] == 68
     assert len(f["fingerprint"]) == 32
 
