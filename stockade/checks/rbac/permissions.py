@@ -433,6 +433,12 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
             sev = held.severity
             if cap.spec is SECRETS and b.kind == "RoleBinding" and _cross_namespace_subjects(b):
                 sev = Severity.HIGH
+            gains = ""
+            if cap.spec is WORKLOADS and b.kind == "RoleBinding":
+                targets = _pod_escalation_targets(ctx, b.namespace)
+                if targets is not None and not targets:
+                    continue  # nothing in the namespace a pod could borrow: creating pods is the job
+                gains = f"; a pod there can use {', '.join(targets)}" if targets else ""
             if broad:
                 sev = bump(sev)
             f = ctx.finding(
@@ -441,10 +447,36 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                 "roleRef",
                 f"binding lets subjects {cap.what}",
                 detail=f"{who} may {cap.what} {_scope(b, cap.namespace_severity is None)} via {b} -> {role} "
-                f"({_rules_text(held.grants)})",
+                f"({_rules_text(held.grants)}){gains}",
                 evidence=_evidence(b, role, held.grants),
             )
             yield with_severity(ctx, f, cap.spec, sev)
+
+
+def _pod_escalation_targets(ctx: ScanContext, namespace: str) -> list[str] | None:
+    """What a pod created in ``namespace`` could borrow: its Secrets and the service accounts that
+    hold permissions. None when the inputs say nothing about that namespace's contents."""
+    memo: dict[str, list[str] | None] = ctx.cache.setdefault("rbac.pod-escalation-targets", {})
+    if namespace in memo:
+        return memo[namespace]
+    inv = ctx.inventory
+    rbac_kinds = ("Role", "RoleBinding")
+    known = namespace in inv.namespaces() or any(o.namespace == namespace and o.kind not in rbac_kinds for o in inv)
+    if not known:
+        memo[namespace] = None
+        return None
+    targets = [f"Secret {o.name}" for o in inv.kinds("Secret") if o.namespace == namespace]
+    bound: set[str] = set()
+    for b in inv.kinds("RoleBinding", "ClusterRoleBinding"):
+        subjects = b.body.get("subjects")
+        for subj in subjects if isinstance(subjects, list) else ():
+            if isinstance(subj, dict) and subj.get("kind") == "ServiceAccount":
+                sa_ns = subj.get("namespace") or (b.namespace if b.kind == "RoleBinding" else None)
+                if sa_ns == namespace and subj.get("name"):
+                    bound.add(str(subj["name"]))
+    targets += [f"ServiceAccount {name}" for name in sorted(bound)]
+    memo[namespace] = targets
+    return targets
 
 
 def _evidence(b: Binding, role: Role, grants: tuple[Grant, ...]) -> tuple[tuple[str, object], ...]:
