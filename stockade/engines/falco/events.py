@@ -81,12 +81,57 @@ def _coerce(value: Any, typ: str) -> Any:
 
 
 class _Values(dict):  # type: ignore[type-arg]
-    """Field values; a field the event does not have reads as ``None``."""
+    """Field values; a field the event does not have reads as ``None``.
+
+    Ancestor fields are derived on first use: ``proc.aname[0]`` is ``proc.name``,
+    ``proc.aname[1]`` is ``proc.pname``, and bare ``proc.aname`` is the chain ``[1], [2], ...``.
+    """
 
     __slots__ = ()
 
     def __missing__(self, key: str) -> Any:
-        return None
+        if not key.startswith("proc.a"):
+            return None
+        name, _, arg = key.partition("[")
+        pair = _ANCESTOR_FIELDS.get(name)
+        if pair is None:
+            return None
+        get = dict.get
+        if arg == "0]":
+            v = get(self, pair[0])
+        elif arg == "1]":
+            v = get(self, pair[1])
+        elif arg:
+            v = None
+        else:
+            chain = []
+            first = get(self, f"{name}[1]", get(self, pair[1]))
+            if first is not None:
+                chain.append(first)
+                i = 2
+                while True:
+                    nxt = get(self, f"{name}[{i}]")
+                    if nxt is None:
+                        break
+                    chain.append(nxt)
+                    i += 1
+            v = tuple(chain) or None
+        self[key] = v
+        return v
+
+
+_TYPE_MAPS: dict[int, dict[str, str]] = {}
+_PY_TYPES = {"str": str, "num": int, "bool": bool}
+
+
+def _type_for(schema: Schema, key: str) -> str:
+    """The value type of a field key ('' when the schema does not know the field)."""
+    name, _, rest = key.partition("[")
+    info = schema.fields.get(name)
+    typ = "" if info is None else info.type
+    if typ == "anc" and rest:
+        typ = "str"
+    return typ
 
 
 class FieldsEvent:
@@ -99,43 +144,36 @@ class FieldsEvent:
     ) -> None:
         self.source = source
         self.num = num
-        vals: dict[str, Any] = _Values()
-        for k, v in values.items():
-            if schema is not None and not schema.lax:
-                name, _, rest = k.partition("[")
-                info = schema.fields.get(name)
-                if info is not None:
-                    typ = info.type
-                    if typ == "anc" and rest:
-                        typ = "str"
-                    if typ == "anc" and not isinstance(v, (list, tuple)):
-                        typ = "str"
-                        v = (v,)
-                    elif typ == "anc":
-                        v = tuple(_coerce(x, "str") for x in v)
-                        typ = "tuple"
-                    v = _coerce(v, typ)
-            elif isinstance(v, list):
-                v = tuple(v) or None
-            vals[k] = v
+        vals: dict[str, Any] = _Values(values)
+        if schema is not None and not schema.lax:
+            types = _TYPE_MAPS.get(id(schema))
+            if types is None:
+                types = _TYPE_MAPS[id(schema)] = {}
+            for k, v in values.items():
+                typ = types.get(k)
+                if typ is None:
+                    typ = _type_for(schema, k)
+                    if len(types) < 50_000:
+                        types[k] = typ
+                if not typ or type(v) is _PY_TYPES.get(typ):
+                    continue
+                if typ == "anc":
+                    vals[k] = (
+                        tuple(_coerce(x, "str") for x in v) if isinstance(v, (list, tuple)) else (_coerce(v, "str"),)
+                    )
+                else:
+                    vals[k] = _coerce(v, typ)
+        else:
+            for k, v in values.items():
+                if type(v) is list:
+                    vals[k] = tuple(v) or None
         if source == "syscall":
             # Event model defaults Falco always provides (docs §11.12): a positive event
             # number, and evt.dir '<' (the deprecated field that matches every event).
-            vals.setdefault("evt.num", num)
-            vals.setdefault("evt.dir", "<")
-            for anc, (self_key, parent_key) in _ANCESTOR_FIELDS.items():
-                if self_key in vals:
-                    vals.setdefault(f"{anc}[0]", vals[self_key])
-                if parent_key in vals:
-                    vals.setdefault(f"{anc}[1]", vals[parent_key])
-                if anc not in vals:
-                    chain = []
-                    i = 1
-                    while f"{anc}[{i}]" in vals:
-                        chain.append(vals[f"{anc}[{i}]"])
-                        i += 1
-                    if chain:
-                        vals[anc] = tuple(chain)
+            if "evt.num" not in vals:
+                vals["evt.num"] = num
+            if "evt.dir" not in vals:
+                vals["evt.dir"] = "<"
         self.values = vals
         ts = vals.get("evt.rawtime")
         self.ts = ts if isinstance(ts, int) else time.time_ns()
