@@ -33,9 +33,7 @@ TEAMS = 40
 
 def generate(seed: int, n_pods: int, n_ns: int, n_pol: int) -> World:
     rng = random.Random(seed)
-    nodes = [
-        Node(f"node-{i}", (ipaddress.ip_address(f"172.20.{i // 250}.{i % 250 + 1}"),)) for i in range(120)
-    ]
+    nodes = [Node(f"node-{i}", (ipaddress.ip_address(f"172.20.{i // 250}.{i % 250 + 1}"),)) for i in range(120)]
     namespaces = []
     for i in range(n_ns):
         env = rng.choices(("prod", "staging", "dev"), (66, 20, 14))[0]
@@ -66,9 +64,7 @@ def generate(seed: int, n_pods: int, n_ns: int, n_pol: int) -> World:
             for r in range(replicas):
                 labels = {"app": app, "tier": tier, "pod-template-hash": h}
                 node = rng.choice(nodes)
-                pods.append(
-                    Pod(ns.name, f"{app}-{h[:5]}-{r}", labels, (ipaddress.ip_address(ip),), node.name, ports)
-                )
+                pods.append(Pod(ns.name, f"{app}-{h[:5]}-{r}", labels, (ipaddress.ip_address(ip),), node.name, ports))
                 ip += 1
             left -= replicas
         apps_by_ns[ns.name] = apps
@@ -111,24 +107,14 @@ def generate(seed: int, n_pods: int, n_ns: int, n_pol: int) -> World:
             peers = [{"podSelector": {"matchLabels": {"app": rng.choice(apps_by_ns[ns.name])}}}]
             if rng.random() < 0.8:
                 peers.append(
-                    {
-                        "podSelector": {
-                            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]}]
-                        }
-                    }
+                    {"podSelector": {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]}]}}
                 )
-            pol(
-                ns.name, name, {"podSelector": sel, "ingress": [{"from": peers, "ports": [{"port": "http"}]}]}
-            )
+            pol(ns.name, name, {"podSelector": sel, "ingress": [{"from": peers, "ports": [{"port": "http"}]}]})
         elif kind == "monitoring":
             mon = [{"namespaceSelector": {"matchLabels": {"purpose": "monitoring"}}}]
             if rng.random() < 0.5:
-                mon.append(
-                    {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}
-                )
-            pol(
-                ns.name, name, {"podSelector": {}, "ingress": [{"from": mon, "ports": [{"port": "metrics"}]}]}
-            )
+                mon.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}})
+            pol(ns.name, name, {"podSelector": {}, "ingress": [{"from": mon, "ports": [{"port": "metrics"}]}]})
         elif kind == "team":
             team = ns.labels["team"]
             pol(
@@ -227,11 +213,7 @@ def generate(seed: int, n_pods: int, n_ns: int, n_pol: int) -> World:
                 {
                     "podSelector": sel,
                     "ingress": [
-                        {
-                            "from": [
-                                {"ipBlock": {"cidr": f"10.{base}.0.0/16", "except": [f"10.{base}.1.0/24"]}}
-                            ]
-                        }
+                        {"from": [{"ipBlock": {"cidr": f"10.{base}.0.0/16", "except": [f"10.{base}.1.0/24"]}}]}
                     ],
                 },
             )
@@ -250,9 +232,7 @@ def main() -> None:
     t0 = time.perf_counter()
     world = generate(args.seed, args.pods, args.namespaces, args.policies)
     t_gen = time.perf_counter() - t0
-    peers = sum(
-        len(r.peers or ()) for p in world.policies for rs in (p.ingress or (), p.egress or ()) for r in rs
-    )
+    peers = sum(len(r.peers or ()) for p in world.policies for rs in (p.ingress or (), p.egress or ()) for r in rs)
     print(
         f"cluster: {len(world.pods)} pods, {len(world.namespaces)} namespaces, {len(world.policies)} "
         f"NetworkPolicies ({peers} peers), {len(world.skipped)} rejected; generated in {t_gen:.2f} s"

@@ -45,16 +45,12 @@ def register(sub: Any) -> None:
     _inputs(mx)
     mx.add_argument("--port", type=_port, default=80, help="destination port (default 80)")
     mx.add_argument("--protocol", type=_protocol, default="TCP", help="TCP (default), UDP or SCTP")
-    mx.add_argument(
-        "-n", "--namespace", action="append", default=[], help="only pods of this namespace (repeatable)"
-    )
+    mx.add_argument("-n", "--namespace", action="append", default=[], help="only pods of this namespace (repeatable)")
     mx.add_argument("-o", "--output", choices=("table", "json", "csv"), default="table")
     mx.set_defaults(func=run_matrix)
 
     asrt = nsub.add_parser("assert", help="check a file of reachability expectations (for CI)")
-    asrt.add_argument(
-        "expectations", metavar="EXPECTATIONS.yaml", help="list of {from, to, port, protocol, expect}"
-    )
+    asrt.add_argument("expectations", metavar="EXPECTATIONS.yaml", help="list of {from, to, port, protocol, expect}")
     _inputs(asrt)
     asrt.add_argument("-o", "--output", choices=("text", "json"), default="text")
     asrt.set_defaults(func=run_assert)
@@ -90,9 +86,7 @@ def _inputs(p: argparse.ArgumentParser) -> None:
         action="store_false",
         help="evaluate a pod's traffic to its own IP like any other connection",
     )
-    g.add_argument(
-        "--egress-to-own-node", action="store_true", help="also exempt egress from a pod to its own node"
-    )
+    g.add_argument("--egress-to-own-node", action="store_true", help="also exempt egress from a pod to its own node")
     g.add_argument("--no-endport", dest="endport", action="store_false", help="CNI without endPort support")
 
 
@@ -147,8 +141,7 @@ def _load(args: argparse.Namespace) -> tuple[World, int]:
         obj = world.policy_sources.get(skipped.ref.removeprefix("NetworkPolicy/"))
         where = f"{obj.location}: " if obj is not None else ""
         print(
-            f"stockade: warning: {where}{skipped.ref}: {skipped.reason} "
-            "(rejected by the API server; ignored)",
+            f"stockade: warning: {where}{skipped.ref}: {skipped.reason} (rejected by the API server; ignored)",
             file=sys.stderr,
         )
     return world, (2 if result.errors else 0)

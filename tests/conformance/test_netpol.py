@@ -116,9 +116,7 @@ def test_netpol_vectors() -> None:
         failures = case_failures(case)
         if not failures:
             passed += 1
-            assert case["id"] not in EXPECTED_FAILURES, (
-                f"{case['id']} passes now: drop it from EXPECTED_FAILURES"
-            )
+            assert case["id"] not in EXPECTED_FAILURES, f"{case['id']} passes now: drop it from EXPECTED_FAILURES"
         elif case["id"] not in EXPECTED_FAILURES:
             report.append(f"{case['id']}: " + "; ".join(failures[:5]))
     record_conformance("netpol vectors", passed, len(CASES))

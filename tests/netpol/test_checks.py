@@ -58,9 +58,7 @@ def test_sensitive_notebook_with_internet_egress() -> None:
 
 
 def test_sensitive_label_is_configurable() -> None:
-    findings = scan(
-        "fail.sensitive-notebook-egress-internet.yaml", {"netpol": {"sensitive_labels": ["app=bob"]}}
-    )
+    findings = scan("fail.sensitive-notebook-egress-internet.yaml", {"netpol": {"sensitive_labels": ["app=bob"]}})
     # bob has no egress policy at all: the internet and every namespace are open to it.
     assert {(f.check_id, str(f.subject)) for f in findings if f.check_id.startswith("netpol.sensitive")} == {
         ("netpol.sensitive-egress-external", "Pod/research/bob"),
@@ -129,12 +127,8 @@ def test_ml_serving_platform() -> None:
 
 def test_cluster_dump_uses_real_pods_for_a_deployment() -> None:
     findings = scan("cluster-dump.deployment-with-pods.yaml")
-    assert found(findings) == {
-        ("netpol.no-default-deny-egress", "Pod/web/api-5d8f9b7c4-abcde", "metadata.labels")
-    }
-    assert (
-        findings[0].detail == "web: not isolated for egress: web/api-5d8f9b7c4-abcde, web/api-5d8f9b7c4-fghij"
-    )
+    assert found(findings) == {("netpol.no-default-deny-egress", "Pod/web/api-5d8f9b7c4-abcde", "metadata.labels")}
+    assert findings[0].detail == "web: not isolated for egress: web/api-5d8f9b7c4-abcde, web/api-5d8f9b7c4-fghij"
 
 
 def test_every_netpol_spec_is_well_formed(asset: Callable[[str], Path]) -> None:

@@ -132,9 +132,7 @@ def test_check_resolves_a_deployment_to_its_pods_in_a_dump(capsys: pytest.Captur
     assert (code, doc["to"], doc["ingress"]) == (0, "web/api-5d8f9b7c4-abcde", {"status": "node-exempt"})
 
 
-def test_missing_input_file_exits_2_after_answering(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_missing_input_file_exits_2_after_answering(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run(
         capsys,
         "check",
@@ -176,9 +174,7 @@ def test_matrix_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.splitlines()[-3].split() == ["gateway/gateway", "X", ".", "X", "X", "X"]
 
 
-def test_assert_reports_each_failure_and_a_summary(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_assert_reports_each_failure_and_a_summary(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     exp = tmp_path / "expect.yaml"
     exp.write_text(
         """
@@ -206,9 +202,7 @@ def test_assert_reports_each_failure_and_a_summary(
 
 def test_assert_all_passing_and_bad_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     exp = tmp_path / "ok.yaml"
-    exp.write_text(
-        "expectations:\n- {from: gateway/gateway, to: serving/model-server, port: 8080, expect: allowed}\n"
-    )
+    exp.write_text("expectations:\n- {from: gateway/gateway, to: serving/model-server, port: 8080, expect: allowed}\n")
     assert run(capsys, "assert", str(exp), "-f", SERVING) == (0, "1 passed, 0 failed\n", "")
     bad = tmp_path / "bad.yaml"
     bad.write_text("- {from: a/b, to: c/d, port: 80, expect: maybe}\n")

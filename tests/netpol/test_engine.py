@@ -40,9 +40,7 @@ def np(name: str, spec: dict[str, Any], ns: str = "app") -> dict[str, Any]:
 
 
 def world(*policies: dict[str, Any], **options: Any) -> World:
-    w = World.from_spec(
-        nodes=NODES, namespaces=NAMESPACES, pods=PODS, policies=policies, options=Options(**options)
-    )
+    w = World.from_spec(nodes=NODES, namespaces=NAMESPACES, pods=PODS, policies=policies, options=Options(**options))
     assert not w.skipped, w.skipped
     return w
 
@@ -67,9 +65,7 @@ def test_empty_egress_list_adds_no_egress_type() -> None:
 
 
 def test_policy_types_lacking_a_direction_ignore_its_rules() -> None:
-    w = world(
-        np("egress-typed", {"podSelector": {}, "policyTypes": ["Egress"], "ingress": [{}], "egress": []})
-    )
+    w = world(np("egress-typed", {"podSelector": {}, "policyTypes": ["Egress"], "ingress": [{}], "egress": []}))
     assert check(w, "other/client", "app/server", 8080)
     assert not check(w, "app/server", "other/client", 9000)
 
@@ -85,9 +81,7 @@ def test_notin_matches_a_missing_key() -> None:
                         "from": [
                             {
                                 "podSelector": {
-                                    "matchExpressions": [
-                                        {"key": "env", "operator": "NotIn", "values": ["prod"]}
-                                    ]
+                                    "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]
                                 },
                                 "namespaceSelector": {},
                             }
@@ -102,9 +96,7 @@ def test_notin_matches_a_missing_key() -> None:
 
 
 def test_empty_port_entry_means_all_tcp_ports_only() -> None:
-    w = world(
-        np("tcp-any", {"podSelector": {"matchLabels": {"app": "server"}}, "ingress": [{"ports": [{}]}]})
-    )
+    w = world(np("tcp-any", {"podSelector": {"matchLabels": {"app": "server"}}, "ingress": [{"ports": [{}]}]}))
     assert check(w, "other/client", "app/server", 12345)
     assert not check(w, "other/client", "app/server", 8125, "UDP")
 
@@ -186,9 +178,7 @@ def test_ingress_from_own_node_is_exempt_and_egress_to_it_is_a_switch() -> None:
     assert not check(w, "kube-system/agent", "app/client", 8080)
     assert not check(w, "app/server", "node/n1", 10250)
     assert check(
-        world(
-            np("deny-all", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}), egress_to_own_node=True
-        ),
+        world(np("deny-all", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}), egress_to_own_node=True),
         "app/server",
         "node/n1",
         10250,
@@ -201,9 +191,7 @@ def test_ipblock_matches_pod_ips_only_with_the_switch() -> None:
         "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.1.0/24"}}]}],
     }
     assert check(world(np("cidr", spec)), "other/client", "app/server", 8080)
-    assert not check(
-        world(np("cidr", spec), ipblock_matches_pod_ips=False), "other/client", "app/server", 8080
-    )
+    assert not check(world(np("cidr", spec), ipblock_matches_pod_ips=False), "other/client", "app/server", 8080)
     assert check(world(np("cidr", spec), ipblock_matches_pod_ips=False), "ip:10.0.1.200", "app/server", 8080)
 
 
@@ -283,9 +271,7 @@ FROM_OTHER = [{"namespaces": {"matchLabels": {"kubernetes.io/metadata.name": "ot
 def test_admin_allow_overrides_networkpolicy_deny_and_explains_the_tier() -> None:
     w = world(
         np("deny", {"podSelector": {}}),
-        anp(
-            "allow-other", 10, APP_NS, ingress=[{"name": "from-other", "action": "Allow", "from": FROM_OTHER}]
-        ),
+        anp("allow-other", 10, APP_NS, ingress=[{"name": "from-other", "action": "Allow", "from": FROM_OTHER}]),
     )
     v = Analyzer(w).check("other/client", "app/server", 8080)
     assert v.allowed
@@ -364,9 +350,7 @@ def test_cluster_network_policy_v1beta1_shape() -> None:
 
 
 def test_hostnetwork_pods_are_never_admin_subjects_or_pod_peers() -> None:
-    w = world(
-        anp("deny-all", 1, {"namespaces": {}}, ingress=[{"action": "Deny", "from": [{"namespaces": {}}]}])
-    )
+    w = world(anp("deny-all", 1, {"namespaces": {}}, ingress=[{"action": "Deny", "from": [{"namespaces": {}}]}]))
     assert check(w, "kube-system/agent", "app/client", 8080)
     assert not check(w, "other/client", "app/client", 8080)
 

@@ -64,13 +64,9 @@ def _ports(rng: random.Random) -> list[dict[str, Any]] | None:
 def _peer(rng: random.Random) -> dict[str, Any]:
     roll = rng.random()
     if roll < 0.2:
-        block: dict[str, Any] = {
-            "cidr": rng.choice(("10.0.0.0/16", "10.0.1.0/24", "0.0.0.0/0", "172.18.0.0/24"))
-        }
+        block: dict[str, Any] = {"cidr": rng.choice(("10.0.0.0/16", "10.0.1.0/24", "0.0.0.0/0", "172.18.0.0/24"))}
         if rng.random() < 0.5 and block["cidr"] != "10.0.1.0/24":
-            block["except"] = (
-                [rng.choice(("10.0.1.0/24", "10.0.0.5/32"))] if block["cidr"] != "172.18.0.0/24" else []
-            )
+            block["except"] = [rng.choice(("10.0.1.0/24", "10.0.0.5/32"))] if block["cidr"] != "172.18.0.0/24" else []
         return {"ipBlock": block}
     peer: dict[str, Any] = {}
     if roll < 0.6:
@@ -138,9 +134,7 @@ def _tier(rng: random.Random, i: int, kind: str) -> dict[str, Any]:
     if rng.random() < 0.5:
         spec["subject"] = {"namespaces": _selector(rng) or {}}
     else:
-        spec["subject"] = {
-            "pods": {"namespaceSelector": _selector(rng) or {}, "podSelector": _selector(rng) or {}}
-        }
+        spec["subject"] = {"pods": {"namespaceSelector": _selector(rng) or {}, "podSelector": _selector(rng) or {}}}
     actions = ("Allow", "Deny", "Pass") if kind == "AdminNetworkPolicy" else ("Allow", "Deny")
     for direction, key in (("ingress", "from"), ("egress", "to")):
         rules = []

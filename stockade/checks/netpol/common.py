@@ -16,16 +16,19 @@ Settings (``netpol:`` in stockade.yaml)::
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stockade.errors import ConfigError
 from stockade.model import Reference
 
+IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 if TYPE_CHECKING:
     from stockade.checks.registry import ScanContext
     from stockade.engines.netpol import Analyzer, Pod, World
+    from stockade.engines.netpol.policy import NetworkPolicy
     from stockade.loading.objects import K8sObject
 
 NP_DOC = Reference(
@@ -121,13 +124,16 @@ def governed_pods(world: World, analyzer: Analyzer, ignored: frozenset[str]) -> 
             yield pod
 
 
-def external_candidates(world: World, policies: Any) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+def cluster_ips(world: World) -> frozenset[IP]:
+    """Every pod and node address of the world."""
+    pods = (ip for p in world.pods.values() for ip in p.ips)
+    nodes = (ip for n in world.nodes.values() for ip in n.ips)
+    return frozenset(pods) | frozenset(nodes)
+
+
+def external_candidates(cluster: frozenset[IP], policies: Iterable[NetworkPolicy]) -> list[IP]:
     """Addresses outside the cluster worth testing: public probes and the edges of every ipBlock."""
-    cluster = {ip for p in world.pods.values() for ip in p.ips} | {
-        ip for n in world.nodes.values() for ip in n.ips
-    }
-    seen: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
-    cands = [ipaddress.ip_address(x) for x in PUBLIC_PROBES]
+    cands: list[IP] = [ipaddress.ip_address(x) for x in PUBLIC_PROBES]
     for pol in policies:
         for rules in (pol.ingress or (), pol.egress or ()):
             for rule in rules:
@@ -137,20 +143,13 @@ def external_candidates(world: World, policies: Any) -> list[ipaddress.IPv4Addre
                         continue
                     cands += [block.cidr.network_address, block.cidr.broadcast_address]
                     for ex in block.excepts:
+                        # Just outside each exception: inside the block, so possibly allowed.
                         for edge in (int(ex.network_address) - 1, int(ex.broadcast_address) + 1):
-                            try:
-                                ip = (
-                                    ipaddress.ip_address(edge)
-                                    if ex.version == 4
-                                    else ipaddress.IPv6Address(edge)
+                            if 0 <= edge < 2 ** (32 if ex.version == 4 else 128):
+                                cands.append(
+                                    ipaddress.IPv4Address(edge) if ex.version == 4 else ipaddress.IPv6Address(edge)
                                 )
-                            except ValueError:
-                                continue
-                            cands.append(ip)
-    for ip in cands:
-        if ip not in cluster and ip not in seen:
-            seen.append(ip)
-    return seen
+    return [ip for ip in dict.fromkeys(cands) if ip not in cluster]
 
 
 def serving_ports(pod: Pod) -> list[tuple[int, str, str]]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from stockade.checks.netpol.common import (
     ANP_DOC,
     NP_DOC,
+    cluster_ips,
     engine,
     external_candidates,
     governed_pods,
@@ -53,6 +54,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
 
     world, analyzer = engine(ctx)
     st = settings(ctx)
+    cluster = cluster_ips(world)
     for pod in governed_pods(world, analyzer, st.ignore_namespaces):
         if not st.is_sensitive(pod.labels):
             continue
@@ -69,7 +71,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
             continue
         obj, path = where
         outside = _first_open(
-            analyzer, src, [Endpoint("ip", ip=ip) for ip in external_candidates(world, policies)], ports
+            analyzer, src, [Endpoint("ip", ip=ip) for ip in external_candidates(cluster, policies)], ports
         )
         if outside:
             yield ctx.finding(

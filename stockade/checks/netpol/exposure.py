@@ -8,10 +8,12 @@ unlabelled pod in every other namespace of the inputs, and from addresses outsid
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from stockade.checks.netpol.common import (
     ANP_DOC,
     NP_DOC,
+    cluster_ips,
     engine,
     external_candidates,
     governed_pods,
@@ -21,6 +23,9 @@ from stockade.checks.netpol.common import (
 )
 from stockade.checks.registry import ScanContext, declare, register
 from stockade.model import CheckSpec, Finding, Severity
+
+if TYPE_CHECKING:
+    from stockade.engines.netpol import Analyzer, Endpoint
 
 ALL_NAMESPACES = CheckSpec(
     id="netpol.reachable-from-all-namespaces",
@@ -54,25 +59,24 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
 
     world, analyzer = engine(ctx)
     st = settings(ctx)
+    cluster = cluster_ips(world)
     memo: dict[tuple[object, ...], tuple[list[str], list[str]]] = {}
     for pod in governed_pods(world, analyzer, st.ignore_namespaces):
         ports = serving_ports(pod)
         if not ports:
             continue
-        key = (pod.namespace, frozenset(pod.labels.items()), pod.ports, pod.ips, pod.node)
+        # Ingress at the pod depends on its namespace, labels and ports only (not its IP or node).
+        key = (pod.namespace, frozenset(pod.labels.items()), pod.ports)
         if key not in memo:
             dst = Endpoint("pod", pod=pod)
             others = [ns for ns in world.namespaces if ns != pod.namespace]
-            probes = [Endpoint("pod", pod=Pod(ns, "*", {})) for ns in others]
             isolated = analyzer.selecting(pod, "ingress")
-            ips = external_candidates(world, isolated)
+            ips = external_candidates(cluster, isolated)
             everywhere: list[str] = []
             outside: list[str] = []
             for port, proto, name in ports:
                 label = f"{proto}/{port}" + (f" ({name})" if name else "")
-                if probes and all(
-                    not analyzer.direction(dst, src, "ingress", proto, port).denies for src in probes
-                ):
+                if others and _admits_every_namespace(analyzer, dst, others, proto, port, Pod, Endpoint):
                     everywhere.append(label)
                 for ip in ips:
                     if not analyzer.direction(dst, Endpoint("ip", ip=ip), "ingress", proto, port).denies:
@@ -102,3 +106,45 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                 f"{pod.key}: {', '.join(outside)}",
                 evidence=(("ports", tuple(outside)),),
             )
+
+
+def _admits_every_namespace(
+    analyzer: Analyzer, dst: Endpoint, others: list[str], proto: str, port: int, pod_cls: Any, ep_cls: Any
+) -> bool:
+    """Whether the destination's ingress admits an unlabelled pod from each other namespace."""
+    world = analyzer.world
+    target = dst.pod
+    assert target is not None
+    if world.tier_policies:
+        # Admin/baseline rules may single out namespaces: ask the evaluator for each one.
+        return all(
+            not analyzer.direction(dst, ep_cls("pod", pod=pod_cls(ns, "*", {})), "ingress", proto, port).denies
+            for ns in others
+        )
+    policies = analyzer.selecting(target, "ingress")
+    if not policies:
+        return True
+    covered: set[str] = set()
+    wanted = set(others)
+    for pol in policies:
+        for rule in pol.ingress or ():
+            if not analyzer.port_matches(rule.ports, proto, port, dst):
+                continue
+            if rule.peers is None:
+                return True
+            for peer in rule.peers:
+                if peer.ip_block is not None:
+                    # The probe pod has no IP: only a whole-family block matches it for certain.
+                    block = peer.ip_block
+                    if world.options.ipblock_matches_pod_ips and block.cidr.prefixlen == 0 and not block.excepts:
+                        return True
+                    continue
+                if not peer.pods.matches({}):
+                    continue
+                if peer.namespaces is None:
+                    covered.add(pol.namespace)
+                else:
+                    covered |= analyzer.namespaces_matching(peer.namespaces)
+                if covered >= wanted:
+                    return True
+    return covered >= wanted

@@ -52,8 +52,7 @@ NAMED_PORT = declare(
         severity=Severity.LOW,
         rationale="A named port resolves on the destination pod's container ports with the same protocol; "
         "when no container defines it the rule allows nothing (protocol omitted means TCP).",
-        remediation="Use a port name the destination containers declare (with the same protocol), "
-        "or a number.",
+        remediation="Use a port name the destination containers declare (with the same protocol), or a number.",
         references=(NP_DOC,),
     )
 )
@@ -94,9 +93,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
         obj = _policy_source(world, pol.ref)
         if obj is None:
             continue
-        subjects = [
-            p for p in governed if p.namespace == pol.namespace and pol.pod_selector.matches(p.labels)
-        ]
+        subjects = [p for p in governed if p.namespace == pol.namespace and pol.pod_selector.matches(p.labels)]
         if not subjects:
             if pol.namespace in with_pods or not pol.pod_selector.is_empty:
                 yield ctx.finding(
@@ -116,9 +113,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                     if peer.namespaces is None:
                         spaces = [pol.namespace]
                     else:
-                        spaces = [
-                            n for n, ns in world.namespaces.items() if peer.namespaces.matches(ns.labels)
-                        ]
+                        spaces = [n for n, ns in world.namespaces.items() if peer.namespaces.matches(ns.labels)]
                     matched = [p for p in governed if p.namespace in spaces and peer.pods.matches(p.labels)]
                     peer_pods += matched
                     path = f"spec.{direction}[{rule.index}].{key}[{j}]"
@@ -143,9 +138,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                             "peer matches no pod",
                             f"{pol.ref}: {peer.describe()} matches no pod",
                         )
-                targets = (
-                    subjects if direction == "ingress" else (governed if rule.peers is None else peer_pods)
-                )
+                targets = subjects if direction == "ingress" else (governed if rule.peers is None else peer_pods)
                 if not targets:
                     continue
                 for k, pm in enumerate(rule.ports or ()):

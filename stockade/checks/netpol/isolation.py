@@ -60,28 +60,18 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
         pods = by_ns[ns]
         for direction, spec in (("ingress", INGRESS), ("egress", EGRESS)):
             d: Direction = "ingress" if direction == "ingress" else "egress"
-            wide = [
-                p
-                for p in world.policies_by_ns.get(ns, ())
-                if p.pod_selector.is_empty and p.rules(d) is not None
-            ]
-            allow_all = [
-                p.ref for p in wide if any(r.peers is None and r.ports is None for r in p.rules(d) or ())
-            ]
+            wide = [p for p in world.policies_by_ns.get(ns, ()) if p.pod_selector.is_empty and p.rules(d) is not None]
+            allow_all = [p.ref for p in wide if any(r.peers is None and r.ports is None for r in p.rules(d) or ())]
             if wide and not allow_all:
                 continue
             open_pods = sorted(p.key for p in pods if not analyzer.selecting(p, d))
             if allow_all:
                 detail = f"namespace-wide {', '.join(allow_all)} allows all {direction}"
             elif open_pods:
-                shown = ", ".join(open_pods[:5]) + (
-                    f" and {len(open_pods) - 5} more" if len(open_pods) > 5 else ""
-                )
+                shown = ", ".join(open_pods[:5]) + (f" and {len(open_pods) - 5} more" if len(open_pods) > 5 else "")
                 detail = f"not isolated for {direction}: {shown}"
             else:
-                detail = (
-                    f"every current pod is selected by some policy, but new pods start open for {direction}"
-                )
+                detail = f"every current pod is selected by some policy, but new pods start open for {direction}"
             obj = ns_objects.get(ns)
             path = "metadata"
             if obj is None:

@@ -24,6 +24,7 @@ from stockade.engines.netpol.policy import (
     TierPolicy,
     TierRule,
 )
+from stockade.engines.netpol.selectors import Selector
 from stockade.engines.netpol.world import World
 from stockade.errors import EngineError
 
@@ -114,6 +115,7 @@ class Analyzer:
         self._selecting: dict[tuple[int, Direction], list[NetworkPolicy]] = {}
         self._admin = world.admin_policies
         self._baseline = world.baseline_policies
+        self._ns_match: dict[Selector, frozenset[str]] = {}
 
     # ------------------------------------------------------------------ endpoints
 
@@ -146,6 +148,14 @@ class Analyzer:
         if ep.pod is not None and ep.pod.host_network and self.governed(ep) is None:
             return ep.pod.node
         return None
+
+    def namespaces_matching(self, selector: Selector) -> frozenset[str]:
+        """Names of the world's namespaces a namespace selector matches (memoised)."""
+        hit = self._ns_match.get(selector)
+        if hit is None:
+            hit = frozenset(n for n, ns in self.world.namespaces.items() if selector.matches(ns.labels))
+            self._ns_match[selector] = hit
+        return hit
 
     def selecting(self, pod: Pod, direction: Direction) -> list[NetworkPolicy]:
         """NetworkPolicies that select ``pod`` and cover ``direction`` (they isolate it)."""
@@ -189,9 +199,7 @@ class Analyzer:
                 return block.cidr.prefixlen == 0 and not block.excepts
         return any(block.contains(ip) for ip in self._ips(remote))
 
-    def port_matches(
-        self, ports: Sequence[PortMatch] | None, protocol: str, port: int, dst: Endpoint
-    ) -> bool:
+    def port_matches(self, ports: Sequence[PortMatch] | None, protocol: str, port: int, dst: Endpoint) -> bool:
         """Whether a rule's ports admit the traffic; named ports resolve on the destination pod."""
         if ports is None:
             return True
@@ -246,9 +254,9 @@ class Analyzer:
         """Whether a tier policy selects the pod (hostNetwork pods are never subjects)."""
         if pod.host_network:
             return False
-        return pol.subject_namespaces.matches(
-            self.world.namespace_labels(pod.namespace)
-        ) and pol.subject_pods.matches(pod.labels)
+        return pol.subject_namespaces.matches(self.world.namespace_labels(pod.namespace)) and pol.subject_pods.matches(
+            pod.labels
+        )
 
     def tier_peer_matches(self, peer: TierPeer, remote: Endpoint) -> bool:
         """Whether an admin/baseline peer matches the remote endpoint."""
@@ -348,9 +356,7 @@ class Analyzer:
             if decision is not None and decision[0] != "Pass":
                 action, ref, rivals = decision
                 status = ALLOWED if action == "Allow" else DENIED
-                return DirectionResult(
-                    status, by=(ref,), tier="baseline", passed_by=passed, ambiguous_with=rivals
-                )
+                return DirectionResult(status, by=(ref,), tier="baseline", passed_by=passed, ambiguous_with=rivals)
         if passed:
             return DirectionResult(NOT_ISOLATED, passed_by=passed)
         return _NOT_ISOLATED

@@ -39,9 +39,7 @@ def container_ports(spec: Mapping[str, Any]) -> tuple[ContainerPort, ...]:
     containers = list(spec.get("containers") or [])
     # Restartable init containers (sidecars) run for the pod's lifetime and may serve ports.
     containers += [
-        c
-        for c in spec.get("initContainers") or []
-        if isinstance(c, Mapping) and c.get("restartPolicy") == "Always"
+        c for c in spec.get("initContainers") or [] if isinstance(c, Mapping) and c.get("restartPolicy") == "Always"
     ]
     for c in containers:
         if not isinstance(c, Mapping):
@@ -50,9 +48,7 @@ def container_ports(spec: Mapping[str, Any]) -> tuple[ContainerPort, ...]:
             if not isinstance(p, Mapping) or not isinstance(p.get("containerPort"), int):
                 continue
             out.append(
-                ContainerPort(
-                    str(p.get("name") or ""), int(p["containerPort"]), str(p.get("protocol") or "TCP")
-                )
+                ContainerPort(str(p.get("name") or ""), int(p["containerPort"]), str(p.get("protocol") or "TCP"))
             )
     return tuple(out)
 
@@ -60,10 +56,7 @@ def container_ports(spec: Mapping[str, Any]) -> tuple[ContainerPort, ...]:
 def _labels(value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping):
         return {}
-    return {
-        str(k): ("" if v is None else str(v).lower() if isinstance(v, bool) else str(v))
-        for k, v in value.items()
-    }
+    return {str(k): ("" if v is None else str(v).lower() if isinstance(v, bool) else str(v)) for k, v in value.items()}
 
 
 def world_from_inventory(inventory: Inventory, options: Options | None = None) -> World:
@@ -117,9 +110,7 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
                 for owner in _owner_chain(obj, ns, owners, known):
                     owned.setdefault(owner, pod.key)
             else:
-                pod = Pod(
-                    ns, obj.name, _labels(ref.labels), (), node, ports, host, kind=obj.kind, role=ref.role
-                )
+                pod = Pod(ns, obj.name, _labels(ref.labels), (), node, ports, host, kind=obj.kind, role=ref.role)
                 templates.append((pod, obj, ref.path))
     aliases: dict[str, str] = {}
     for pod, obj, path in templates:
@@ -144,9 +135,7 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
     world.aliases.update(aliases)
     world.sources.update(sources)
     for o in policy_objs:
-        ref = (
-            f"{o.namespace or 'default'}/{o.name}" if o.kind in NETWORKPOLICY_KINDS else f"{o.kind}/{o.name}"
-        )
+        ref = f"{o.namespace or 'default'}/{o.name}" if o.kind in NETWORKPOLICY_KINDS else f"{o.kind}/{o.name}"
         world.policy_sources[ref] = o
     return world
 

@@ -189,9 +189,7 @@ def build_matrix(world: World, port: int, protocol: str = "TCP", analyzer: Analy
                 bsig = tuple(i for i, b in enumerate(block_list) if b.cidr.prefixlen == 0 and not b.excepts)
         if ips:
             nsig = tuple(
-                i
-                for i, nw in enumerate(net_list)
-                if any(ip.version == n.version and ip in n for ip in ips for n in nw)
+                i for i, nw in enumerate(net_list) if any(ip.version == n.version and ip in n for ip in ips for n in nw)
             )
         else:
             nsig = tuple(i for i, nw in enumerate(net_list) if any(n.prefixlen == 0 for n in nw))
@@ -471,10 +469,9 @@ def _with_tiers(
     in_to_base = [in_rest[s] & ~in_iso for s in range(n)]
     _b_in_allow, b_in_deny, _ = walk("baseline", "ingress", in_to_base)
     for s in range(n):
-        if (eg_iso >> s) & 1:
-            eg = a_eg_allow[s] | (eg_rest[s] & np_eg[s])
-        else:
-            eg = a_eg_allow[s] | (eg_rest[s] & ~b_eg_deny[s])
+        # An egress-isolated source is decided by NetworkPolicy, any other by the baseline tier.
+        decided = np_eg[s] if (eg_iso >> s) & 1 else ~b_eg_deny[s]
+        eg = a_eg_allow[s] | (eg_rest[s] & decided)
         ing = a_in_allow[s] | (in_rest[s] & in_iso & np_in[s]) | (in_rest[s] & ~in_iso & ~b_in_deny[s])
         rows.append(eg & ing & all_bits)
     return rows

@@ -274,11 +274,7 @@ def _np_peers(raw: Any, where: str) -> tuple[Peer, ...] | None:
             excepts: list[IPNetwork] = []
             for j, ex in enumerate(block.get("except") or []):
                 net = _network(ex, f"{at}.ipBlock.except[{j}]")
-                if (
-                    net.version != cidr.version
-                    or net.network_address not in cidr
-                    or net.prefixlen <= cidr.prefixlen
-                ):
+                if net.version != cidr.version or net.network_address not in cidr or net.prefixlen <= cidr.prefixlen:
                     raise PolicyError(f"{at}.ipBlock.except[{j}]: must be a strict subset of cidr {cidr}")
                 excepts.append(net)
             out.append(Peer(ip_block=IPBlock(cidr, tuple(excepts))))

@@ -70,9 +70,7 @@ class World:
             self.pods[pod.key] = pod
         self.nodes: dict[str, Node] = {n.name: n for n in nodes}
         self.policies: list[NetworkPolicy] = list(policies)
-        self.tier_policies: list[TierPolicy] = sorted(
-            tier_policies, key=lambda p: (p.tier, p.priority, p.name)
-        )
+        self.tier_policies: list[TierPolicy] = sorted(tier_policies, key=lambda p: (p.tier, p.priority, p.name))
         self.skipped: list[SkippedPolicy] = list(skipped)
         self.namespaces: dict[str, Namespace] = {}
         for ns in namespaces:
@@ -183,9 +181,7 @@ class World:
             )
             for name, v in (nodes or {}).items()
         ]
-        ns_objs = [
-            Namespace(name, dict((v or {}).get("labels") or {})) for name, v in (namespaces or {}).items()
-        ]
+        ns_objs = [Namespace(name, dict((v or {}).get("labels") or {})) for name, v in (namespaces or {}).items()]
         by_name = {n.name: n for n in node_objs}
         pod_objs = []
         for key, v in (pods or {}).items():
