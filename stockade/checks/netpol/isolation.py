@@ -4,7 +4,8 @@ A pod that no NetworkPolicy selects for a direction accepts (or sends) everythin
 direction. A namespace-wide policy (``podSelector: {}``) covering the direction makes deny the
 default for every pod, including pods added later; without one, each new workload starts open.
 A namespace-wide policy whose rule allows every peer on every port is an explicit allow-all, not a
-default deny.
+default deny. The finding is on the Namespace object when the inputs have it (the detail lists the
+pods left open), else on each open workload.
 """
 
 from __future__ import annotations
@@ -73,17 +74,21 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
             else:
                 detail = f"every current pod is selected by some policy, but new pods start open for {direction}"
             obj = ns_objects.get(ns)
-            path = "metadata"
-            if obj is None:
-                src = pod_source(world, pods[0])
-                if src is None:
+            message = f"no default-deny {direction} NetworkPolicy in the namespace"
+            if obj is not None:
+                yield ctx.finding(
+                    spec,
+                    obj,
+                    "metadata",
+                    message,
+                    f"{ns}: {detail}",
+                    evidence=(("namespace", ns), ("open_pods", tuple(open_pods))),
+                )
+                continue
+            # No Namespace object in the inputs: report on each workload left open instead.
+            for pod in pods:
+                src = pod_source(world, pod)
+                if src is None or (not allow_all and pod.key not in open_pods):
                     continue
-                obj, path = src
-            yield ctx.finding(
-                spec,
-                obj,
-                path,
-                f"no default-deny {direction} NetworkPolicy in the namespace",
-                f"{ns}: {detail}",
-                evidence=(("namespace", ns), ("open_pods", tuple(open_pods))),
-            )
+                why = detail if allow_all else f"not isolated for {direction}"
+                yield ctx.finding(spec, src[0], src[1], message, f"{pod.key}: {why}", evidence=(("namespace", ns),))
