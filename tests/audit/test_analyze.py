@@ -79,9 +79,7 @@ def test_rbac_and_webhook_changes_are_listed_but_reads_are_not() -> None:
     assert [(c["user"], c["verb"], c["resource"], c["name"]) for c in r["rbacChanges"]] == [
         ("alice", "create", "clusterrolebindings", "admin-me")
     ]
-    assert [(c["user"], c["verb"], c["name"]) for c in r["webhookChanges"]] == [
-        ("bob", "delete", "gatekeeper")
-    ]
+    assert [(c["user"], c["verb"], c["name"]) for c in r["webhookChanges"]] == [("bob", "delete", "gatekeeper")]
 
 
 def test_failure_bursts_from_one_ip_are_reported_once() -> None:
@@ -105,9 +103,7 @@ def test_failure_bursts_from_one_ip_are_reported_once() -> None:
 
 
 def test_spread_out_failures_are_no_burst() -> None:
-    fails = [
-        event("bob", "get", "secrets", "x", "y", code=403, ts=f"2026-11-02T{i:02d}:00:00Z") for i in range(24)
-    ]
+    fails = [event("bob", "get", "secrets", "x", "y", code=403, ts=f"2026-11-02T{i:02d}:00:00Z") for i in range(24)]
     r = _analyse(*fails, burst_threshold=5)
     assert r["failureBursts"] == []
     assert r["failedRequests"] == [{"code": 403, "user": "bob", "count": 24}]

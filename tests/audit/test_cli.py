@@ -70,10 +70,7 @@ def test_level_for_one_request_as_json(policy: Path, capsys: pytest.CaptureFixtu
 
 def test_level_for_a_path_as_text(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "level", "--policy", str(policy), "--path", "/healthz/etcd"]) == 0
-    assert (
-        capsys.readouterr().out
-        == "level=None omitStages=RequestReceived omitManagedFields=false (rules[0])\n"
-    )
+    assert capsys.readouterr().out == "level=None omitStages=RequestReceived omitManagedFields=false (rules[0])\n"
 
 
 def test_level_needs_a_request(policy: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -93,15 +90,11 @@ def test_level_per_event(policy: Path, tmp_path: Path, capsys: pytest.CaptureFix
     ]
 
 
-def test_compare_sizes_a_policy_change(
-    policy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_compare_sizes_a_policy_change(policy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     new = tmp_path / "new.yaml"
     new.write_text(NEW_POLICY)
     log = _log(tmp_path)
-    assert (
-        main(["audit", "level", "--policy", str(policy), "--compare", str(new), str(log), "-o", "json"]) == 0
-    )
+    assert main(["audit", "level", "--policy", str(policy), "--compare", str(new), str(log), "-o", "json"]) == 0
     s = json.loads(capsys.readouterr().out)
     assert (s["current"]["events"], s["new"]["events"], s["delta"]["events"]) == (3, 2, -1)
     assert s["current"]["byLevel"] == {"Metadata": 1, "RequestResponse": 2}
@@ -155,9 +148,7 @@ def test_analyze_reports_bad_lines_and_exits_2(tmp_path: Path, capsys: pytest.Ca
 
 def test_analyze_with_baseline_scores_anomalies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sa = "system:serviceaccount:team-a:trainer"
-    train = [
-        event(sa, "get", "configmaps", "team-a", "c", ts=f"2026-11-01T{h:02d}:00:00Z") for h in range(24)
-    ]
+    train = [event(sa, "get", "configmaps", "team-a", "c", ts=f"2026-11-01T{h:02d}:00:00Z") for h in range(24)]
     later = [event(sa, "list", "secrets", "team-b", ts="2026-11-02T10:00:00Z")]
     log = write_log(tmp_path / "audit.log", train + later)
     assert main(["audit", "analyze", str(log), "-o", "json", "--train-until", "2026-11-02"]) == 0

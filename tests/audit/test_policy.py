@@ -111,9 +111,7 @@ def test_event_to_request_clears_create_name_and_query() -> None:
     assert created.to_request().name == ""
     exec_ = parse_event(event("alice", "create", "pods", "team-a", "web-0", sub="exec"))
     assert exec_.to_request().name == "web-0"
-    url = parse_event(
-        event("system:anonymous", "get", path="/healthz?verbose=1", groups=["system:unauthenticated"])
-    )
+    url = parse_event(event("system:anonymous", "get", path="/healthz?verbose=1", groups=["system:unauthenticated"]))
     req = url.to_request()
     assert (req.resource_request, req.path, req.user) == (False, "/healthz", "system:anonymous")
 

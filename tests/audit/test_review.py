@@ -54,9 +54,7 @@ def _random_rule(rng: random.Random) -> dict[str, Any]:
 def _all_requests() -> list[AuditRequest]:
     reqs = []
     users: list[tuple[str | None, tuple[str, ...]]] = [(None, ())]
-    users += [
-        (u, gs) for u in [*POOL_USERS, "carol"] for gs in [(), ("admins",), ("devs",), ("admins", "devs")]
-    ]
+    users += [(u, gs) for u in [*POOL_USERS, "carol"] for gs in [(), ("admins",), ("devs",), ("admins", "devs")]]
     for (u, gs), verb in itertools.product(users, POOL_VERBS):
         for ns, (g, r, s), name in itertools.product(POOL_NS, POOL_RES, POOL_NAMES):
             reqs.append(AuditRequest(u, gs, verb, True, g, r, s, name, ns))
@@ -122,3 +120,28 @@ def test_catch_all_and_request_received() -> None:
     assert request_received_recorded(p) == [2]
     p2 = Policy.from_dict({"omitStages": ["RequestReceived"], "rules": [{"level": "Request"}]})
     assert request_received_recorded(p2) == []
+
+
+def test_sensitive_logging_depends_on_which_bodies_the_level_records() -> None:
+    from stockade.engines.audit.review import sensitive_logging
+
+    def topics(rules: list[dict[str, object]]) -> list[tuple[int, str, str]]:
+        p = Policy.from_dict({"rules": rules})
+        return [(s.rule_index, s.topic, describe(s.example)) for s in sensitive_logging(p)]
+
+    # Request level on reads records no body: nothing leaks.
+    reads = {"level": "Request", "verbs": ["get", "list", "watch"]}
+    assert topics([reads]) == []
+    # Request level on writes records the secret being written.
+    assert topics([{"level": "Request", "verbs": ["update"], "resources": [{"group": ""}]}]) == [
+        (0, "secrets", "a user: update secrets"),
+        (0, "configmaps", "a user: update configmaps"),
+    ]
+    # The issued token is in the TokenRequest response only.
+    token = {"level": "Request", "resources": [{"group": "", "resources": ["serviceaccounts/token"]}]}
+    assert topics([token]) == []
+    token["level"] = "RequestResponse"
+    assert topics([token]) == [(0, "token requests", "a user: create serviceaccounts/token")]
+    # TokenReview requests carry the token under review.
+    review = {"level": "Request", "resources": [{"group": "authentication.k8s.io", "resources": ["tokenreviews"]}]}
+    assert topics([review]) == [(0, "TokenReviews", "a user: create tokenreviews.authentication.k8s.io")]

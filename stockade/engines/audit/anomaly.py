@@ -31,11 +31,7 @@ def _features(ev: AuditEvent) -> tuple[str, str, str, str, str]:
     """(verb, resource, namespace, source network, hour); ``""`` when the request has none."""
     if ev.resource_request:
         sub = ev.subresource
-        res = (
-            f"{ev.api_group or 'core'}/{ev.resource}/{sub}"
-            if sub
-            else f"{ev.api_group or 'core'}/{ev.resource}"
-        )
+        res = f"{ev.api_group or 'core'}/{ev.resource}/{sub}" if sub else f"{ev.api_group or 'core'}/{ev.resource}"
         ns = ev.namespace or "<cluster>"
     else:
         res = "url:" + ev.request_uri.split("?", 1)[0][:100]
@@ -90,9 +86,7 @@ class Anomaly:
 class Baseline:
     """Learn with :meth:`learn`, then :meth:`score` later events; :meth:`anomalies` summarises."""
 
-    def __init__(
-        self, rare_fraction: float = 0.01, min_score: float = 0.3, cap: int = 256, max_anomalies: int = 5000
-    ):
+    def __init__(self, rare_fraction: float = 0.01, min_score: float = 0.3, cap: int = 256, max_anomalies: int = 5000):
         self.rare_fraction = rare_fraction
         self.min_score = min_score
         self.cap = cap

@@ -109,9 +109,7 @@ def parse_event(d: Mapping[str, Any], size: int = 0) -> AuditEvent:
     groups = user.get("groups")
     if groups.__class__ is list:
         groups = (
-            tuple(groups)
-            if all(g.__class__ is str for g in groups)
-            else tuple(g for g in groups if g.__class__ is str)
+            tuple(groups) if all(g.__class__ is str for g in groups) else tuple(g for g in groups if g.__class__ is str)
         )
     else:
         groups = ()

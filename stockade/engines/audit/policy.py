@@ -120,9 +120,7 @@ class GroupResources:
     resources: tuple[str, ...] = ()
     resource_names: tuple[str, ...] = ()
 
-    def matches(
-        self, api_group: str, resource: str, subresource: str, name: str, wildcard_group: bool
-    ) -> bool:
+    def matches(self, api_group: str, resource: str, subresource: str, name: str, wildcard_group: bool) -> bool:
         """Whether this entry covers the request (the group must match first)."""
         if not (self.group == api_group or (wildcard_group and self.group == "*")):
             return False
@@ -272,9 +270,7 @@ class Policy:
         raw_rules = body.get("rules") or []
         if not isinstance(raw_rules, list):
             raise InputError(source, "rules must be a list")
-        rules = tuple(
-            _parse_rule(r, i, source, lines[i] if i < len(lines) else None) for i, r in enumerate(raw_rules)
-        )
+        rules = tuple(_parse_rule(r, i, source, lines[i] if i < len(lines) else None) for i, r in enumerate(raw_rules))
         return cls(rules, frozenset(omit), omf, source, wildcard_group)
 
     def _compile(self, r: PolicyRule) -> _Compiled:
@@ -430,9 +426,7 @@ def _parse_rule(raw: Any, index: int, source: str, line: int | None) -> PolicyRu
         res = _strings(gr.get("resources"), source, f"{where}.resources[{j}].resources")
         names = _strings(gr.get("resourceNames"), source, f"{where}.resources[{j}].resourceNames")
         if group and group != "*" and not _DNS1123_SUBDOMAIN.match(group):
-            raise InputError(
-                source, f"{where}.resources[{j}].group: {group!r} is not a valid API group name", line
-            )
+            raise InputError(source, f"{where}.resources[{j}].group: {group!r} is not a valid API group name", line)
         if names and not res:
             raise InputError(
                 source, f"{where}.resources[{j}]: using resourceNames requires at least one resource", line
@@ -441,9 +435,7 @@ def _parse_rule(raw: Any, index: int, source: str, line: int | None) -> PolicyRu
     urls = _strings(raw.get("nonResourceURLs"), source, f"{where}.nonResourceURLs")
     namespaces = _strings(raw.get("namespaces"), source, f"{where}.namespaces")
     if urls and (groups or namespaces):
-        raise InputError(
-            source, f"{where}: rules cannot apply to both regular resources and non-resource URLs", line
-        )
+        raise InputError(source, f"{where}: rules cannot apply to both regular resources and non-resource URLs", line)
     for u in urls:
         if u == "*":
             continue

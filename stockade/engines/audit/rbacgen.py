@@ -59,9 +59,7 @@ class Permission:
     url: str = ""
 
 
-def permissions_of(
-    events: Iterable[AuditEvent], subject: Subject, include_denied: bool = True
-) -> list[Permission]:
+def permissions_of(events: Iterable[AuditEvent], subject: Subject, include_denied: bool = True) -> list[Permission]:
     """Every distinct permission the subject's requests needed (denied requests too by default:
     the identity tried them; pass ``include_denied=False`` to learn only what it was allowed)."""
     user = subject.username

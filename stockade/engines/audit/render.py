@@ -43,9 +43,7 @@ def render_table(r: dict[str, Any]) -> str:
         ]
         _section(lines, title, rows)
     rows = [f"   {f['code']} {f['user']}: {f['count']}" for f in r["failedRequests"][:20]]
-    rows += [
-        f"   burst: {b['who']} from {b['start']}: {b['count']} x {b['code']}" for b in r["failureBursts"][:50]
-    ]
+    rows += [f"   burst: {b['who']} from {b['start']}: {b['count']} x {b['code']}" for b in r["failureBursts"][:50]]
     rows += [f"   anonymous {a['path']}: {a['count']}" for a in r["anonymousRequests"][:10]]
     _section(lines, "failed (401/403) and anonymous requests", rows)
     rows = [
@@ -148,18 +146,14 @@ def render_html(r: dict[str, Any]) -> str:
             )
         )
     parts.append("<h2>Failed and anonymous requests</h2>")
-    parts.append(
-        _table(["code", "user", "count"], [[f["code"], f["user"], f["count"]] for f in r["failedRequests"]])
-    )
+    parts.append(_table(["code", "user", "count"], [[f["code"], f["user"], f["count"]] for f in r["failedRequests"]]))
     parts.append(
         _table(
             ["burst of", "start", "count", "code"],
             [[b["who"], b["start"], b["count"], b["code"]] for b in r["failureBursts"]],
         )
     )
-    parts.append(
-        _table(["anonymous path", "count"], [[a["path"], a["count"]] for a in r["anonymousRequests"]])
-    )
+    parts.append(_table(["anonymous path", "count"], [[a["path"], a["count"]] for a in r["anonymousRequests"]]))
     parts.append("<h2>Service account tokens from unusual source IPs / user agents</h2>")
     parts.append(
         _table(

@@ -55,11 +55,13 @@ class Vocabulary:
         verbs = [*STANDARD_VERBS, *sorted({v for r in rules for v in r.verbs} - set(STANDARD_VERBS))]
         nss = [PROBE_NS, *sorted({n for r in rules for n in r.namespaces} - {"", PROBE_NS}), ""]
         api_groups = {"", PROBE_API_GROUP}
+        if not policy.wildcard_group:
+            api_groups.add("*")  # a literal group name before Kubernetes 1.36
         forms: set[tuple[str, str]] = {(PROBE_RESOURCE, ""), (PROBE_RESOURCE, PROBE_SUB)}
         names = {"", PROBE_NAME}
         for r in rules:
             for gr in r.resources:
-                if gr.group != "*":
+                if gr.group != "*" or not policy.wildcard_group:
                     api_groups.add(gr.group)
                 names.update(gr.resource_names)
                 for res in gr.resources:
@@ -240,25 +242,35 @@ class SensitiveLogging:
     example: AuditRequest
 
 
-SENSITIVE: tuple[tuple[str, str, str, str], ...] = (
-    ("secrets", "", "secrets", ""),
-    ("configmaps", "", "configmaps", ""),
-    ("token requests", "", "serviceaccounts", "token"),
-    ("TokenReviews", "authentication.k8s.io", "tokenreviews", ""),
+_WRITES = ("create", "update", "patch")
+_ALL_VERBS = (*STANDARD_VERBS,)
+
+SENSITIVE: tuple[tuple[str, str, str, str, tuple[str, ...], tuple[str, ...]], ...] = (
+    # (topic, api group, resource, subresource,
+    #  verbs whose REQUEST body holds the credential, verbs whose RESPONSE body holds it)
+    ("secrets", "", "secrets", "", _WRITES, _ALL_VERBS),
+    ("configmaps", "", "configmaps", "", _WRITES, _ALL_VERBS),
+    ("token requests", "", "serviceaccounts", "token", (), ("create",)),
+    ("TokenReviews", "authentication.k8s.io", "tokenreviews", "", ("create",), ("create",)),
 )
-"""(topic, api group, resource, subresource) whose request or response bodies hold credentials."""
+"""Resources whose bodies hold credentials. ``Request`` records request bodies only, so it leaks
+for verbs that send the object (a secret's data on create/update/patch, the token under review);
+``RequestResponse`` also records the response (a secret on get/list/watch, the issued token)."""
 
 
 def sensitive_logging(policy: Policy, vocab: Vocabulary | None = None) -> list[SensitiveLogging]:
-    """Rules that log a sensitive resource at ``Request`` or ``RequestResponse`` for some request."""
+    """Rules that record credentials of a sensitive resource for some request they decide."""
     vocab = vocab or Vocabulary.of(policy)
     names = tuple(sorted({r[3] for r in vocab.resources}))
     out: list[SensitiveLogging] = []
     for i, rule in enumerate(policy.rules):
         if rule.level < Level.REQUEST:
             continue
-        for topic, g, res, sub in SENSITIVE:
-            where = Constraint(resource_request=True, resources=tuple((g, res, sub, n) for n in names))
+        for topic, g, res, sub, req_verbs, resp_verbs in SENSITIVE:
+            verbs = req_verbs if rule.level == Level.REQUEST else tuple(dict.fromkeys((*resp_verbs, *req_verbs)))
+            if not verbs:
+                continue
+            where = Constraint(resource_request=True, verbs=verbs, resources=tuple((g, res, sub, n) for n in names))
             found = find_request(policy, i, vocab, where)
             if found is not None:
                 out.append(SensitiveLogging(i, topic, rule.level, found))
@@ -384,11 +396,7 @@ def describe(req: AuditRequest) -> str:
         who = "a request without user information"
     elif req.user == PROBE_USER:
         group = req.groups[0] if req.groups else ""
-        who = (
-            f"a user in group {group}"
-            if group and group not in (PROBE_GROUP, "system:authenticated")
-            else "a user"
-        )
+        who = f"a user in group {group}" if group and group not in (PROBE_GROUP, "system:authenticated") else "a user"
     elif req.user.startswith("system:serviceaccount:stockade-probe-ns:"):
         who = "a service account"
     else:
