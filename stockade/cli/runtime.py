@@ -28,15 +28,25 @@ def _output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="alert format")
     p.add_argument("--output-file", metavar="FILE", help="append alerts to FILE instead of stdout")
     p.add_argument("--http-output", metavar="URL", help="also POST each alert as JSON to URL")
-    p.add_argument("--rule-matching", choices=("first", "all"), default="first",
-                   help="one alert per event (first matching rule, Falco's default) or one per matching rule")
-    p.add_argument("--min-priority", choices=PRIORITY_CHOICES, default="debug",
-                   help="ignore rules less severe than this")
+    p.add_argument(
+        "--rule-matching",
+        choices=("first", "all"),
+        default="first",
+        help="one alert per event (first matching rule, Falco's default) or one per matching rule",
+    )
+    p.add_argument(
+        "--min-priority", choices=PRIORITY_CHOICES, default="debug", help="ignore rules less severe than this"
+    )
     p.add_argument("--rate", type=float, metavar="N", help="rate-limit alerts to N per second")
     p.add_argument("--burst", type=int, default=10, metavar="N", help="burst size with --rate (default 10)")
     p.add_argument("--profile", metavar="FILE", help="also alert on behaviour not in this learned profile")
-    p.add_argument("--anomaly-threshold", type=int, default=3, metavar="N",
-                   help="alert on new behaviour after it occurs N times (default 3)")
+    p.add_argument(
+        "--anomaly-threshold",
+        type=int,
+        default=3,
+        metavar="N",
+        help="alert on new behaviour after it occurs N times (default 3)",
+    )
 
 
 def register(sub: Any) -> None:
@@ -54,8 +64,12 @@ def register(sub: Any) -> None:
     _rules_arg(e)
     e.add_argument("events", nargs="*", default=["-"], metavar="EVENTS", help="event files ('-' for stdin)")
     e.add_argument("--source", default=None, help="event source of fields-format events (default syscall)")
-    e.add_argument("--event-format", choices=("k8s-audit", "fields"), default=None,
-                   help="k8s-audit: audit.k8s.io Events/EventLists, one JSON per line; fields: {field: value} lines")
+    e.add_argument(
+        "--event-format",
+        choices=("k8s-audit", "fields"),
+        default=None,
+        help="k8s-audit: audit.k8s.io Events/EventLists, one JSON per line; fields: {field: value} lines",
+    )
     e.add_argument("--follow", action="store_true", help="keep reading appended lines (like tail -f)")
     _output_args(e)
     e.set_defaults(func=run_eval)
@@ -72,8 +86,12 @@ def register(sub: Any) -> None:
 
     w = rs.add_parser("watch", help="watch process executions on this host")
     _rules_arg(w)
-    w.add_argument("--mode", choices=("auto", "connector", "poll"), default="auto",
-                   help="kernel process-event connector, /proc polling, or the first that works")
+    w.add_argument(
+        "--mode",
+        choices=("auto", "connector", "poll"),
+        default="auto",
+        help="kernel process-event connector, /proc polling, or the first that works",
+    )
     w.add_argument("--interval", type=float, default=0.1, help="polling interval in seconds")
     w.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     _output_args(w)
@@ -173,7 +191,9 @@ def anomaly_alerts(detector: Any, ev: Any, hostname: str) -> list[Any]:
                 priority="Warning",
                 priority_rank=4,
                 source=ev.source,
-                output=f"New {a.kind} for workload {a.workload}: {a.value} (seen {a.count} times, never while learning)",
+                output=(
+                    f"New {a.kind} for workload {a.workload}: {a.value} (seen {a.count} times, never while learning)"
+                ),
                 output_fields={"workload": a.workload, "kind": a.kind, "value": a.value, "count": a.count},
                 tags=("stockade", "anomaly"),
                 time_ns=ev.time_ns() or time.time_ns(),
@@ -311,8 +331,11 @@ def run_serve(args: argparse.Namespace) -> int:
     except OSError as e:
         raise UsageError(f"cannot serve on {args.listen}: {e}") from e
     scheme = "https" if args.cert else "http"
-    print(f"stockade runtime: listening on {scheme}://{host or '127.0.0.1'}:{server.port}/k8s-audit", file=sys.stderr,
-          flush=True)
+    print(
+        f"stockade runtime: listening on {scheme}://{host or '127.0.0.1'}:{server.port}/k8s-audit",
+        file=sys.stderr,
+        flush=True,
+    )
     server.start()
     try:
         deadline = None if args.duration is None else time.monotonic() + args.duration
@@ -365,8 +388,8 @@ def run_learn(args: argparse.Namespace) -> int:
         watcher = HostWatcher()
         deadline = time.monotonic() + args.watch
         try:
-            for ev in watcher.events(lambda: time.monotonic() >= deadline):
-                prof.learn(ev)
+            for live_ev in watcher.events(lambda: time.monotonic() >= deadline):
+                prof.learn(live_ev)
         finally:
             watcher.close()
     elif not args.events:

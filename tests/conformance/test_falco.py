@@ -73,7 +73,7 @@ def _vectors() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     path = shared_path(*FALCO, "vectors.yaml")
     text = path.read_text()
     typed = yaml.safe_load(text)["vectors"]
-    raw = yaml.load(text, Loader=yaml.BaseLoader)["vectors"]  # noqa: S506 - BaseLoader keeps scalars as text
+    raw = yaml.load(text, Loader=yaml.BaseLoader)["vectors"]
     return typed, raw
 
 
@@ -95,8 +95,14 @@ def run_vector(typed: dict[str, Any], raw: dict[str, Any]) -> tuple[bool | str, 
             items.append({"macro": name, "condition": cond})
         rule = "vector"
         items.append(
-            {"rule": rule, "desc": "d", "condition": raw["condition"], "output": "o", "priority": "INFO",
-             "source": "vector"}
+            {
+                "rule": rule,
+                "desc": "d",
+                "condition": raw["condition"],
+                "output": "o",
+                "priority": "INFO",
+                "source": "vector",
+            }
         )
         schemas = {"vector": lax_schema("vector")}
     rs = RuleSet(schemas)
@@ -172,7 +178,7 @@ def _events(name: str) -> list[K8sAuditEvent]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_cached(files: tuple[str, ...]) -> RuleSet:
     return load_rules(list(files))
 

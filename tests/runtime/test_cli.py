@@ -58,8 +58,17 @@ def test_eval_fields_with_shipped_ml_rules(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_eval_min_priority_filters(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["runtime", "eval", "--event-format", "fields", "--min-priority", "critical",
-                 str(DATA / "fields.ml-events.jsonl")])
+    code = main(
+        [
+            "runtime",
+            "eval",
+            "--event-format",
+            "fields",
+            "--min-priority",
+            "critical",
+            str(DATA / "fields.ml-events.jsonl"),
+        ]
+    )
     assert code == 1
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and "Critical Crypto miner started" in lines[0]
@@ -67,8 +76,10 @@ def test_eval_min_priority_filters(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_rules_that_do_not_load_exit_2_with_falco_message(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("- macro: m\n  condition: evt.type=open\n- rule: r\n  desc: d\n  condition: m and undefined_m\n"
-                   "  output: o\n  priority: INFO\n")
+    bad.write_text(
+        "- macro: m\n  condition: evt.type=open\n- rule: r\n  desc: d\n  condition: m and undefined_m\n"
+        "  output: o\n  priority: INFO\n"
+    )
     r = _cli("runtime", "eval", "-r", str(bad), "-", stdin="")
     assert r.returncode == 2
     assert r.stderr.strip() == (
@@ -81,8 +92,13 @@ def test_rules_that_do_not_load_exit_2_with_falco_message(tmp_path: Path) -> Non
 
 
 def test_validate_official_rules_ok() -> None:
-    r = _cli("runtime", "validate", "-r", str(shared_path(*K8S_RULES)),
-             str(shared_path("conformance", "falco", "rules", "k8s_audit_rules_gke.yaml")))
+    r = _cli(
+        "runtime",
+        "validate",
+        "-r",
+        str(shared_path(*K8S_RULES)),
+        str(shared_path("conformance", "falco", "rules", "k8s_audit_rules_gke.yaml")),
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "48 rules loaded (48 k8s_audit)" in r.stdout
 
@@ -90,9 +106,27 @@ def test_validate_official_rules_ok() -> None:
 def _self_signed(tmp: Path) -> tuple[Path, Path]:
     cert, key = tmp / "cert.pem", tmp / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return cert, key
 
@@ -107,12 +141,18 @@ def test_serve_receives_eventlist_over_https(tmp_path: Path) -> None:
     server = AuditWebhook(Engine(rs), got.append, "127.0.0.1", 0, str(cert), str(key))
     server.start()
     try:
-        items = [json.loads(shared_path(*EVENTS, n).read_text().splitlines()[0])
-                 for n in ("create_nginx_pod_privileged.json", "exec_pod.json", "create_deployment.json")]
+        items = [
+            json.loads(shared_path(*EVENTS, n).read_text().splitlines()[0])
+            for n in ("create_nginx_pod_privileged.json", "exec_pod.json", "create_deployment.json")
+        ]
         body = json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": items}).encode()
         ctx = ssl.create_default_context(cafile=str(cert))
-        req = urllib.request.Request(f"https://127.0.0.1:{server.port}/k8s-audit", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"https://127.0.0.1:{server.port}/k8s-audit",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
             reply = json.loads(resp.read())
         assert reply == {"events": 3, "alerts": 3}
@@ -127,9 +167,29 @@ def test_serve_receives_eventlist_over_https(tmp_path: Path) -> None:
 def test_serve_cli_over_https(tmp_path: Path) -> None:
     cert, key = _self_signed(tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "stockade.cli.main", "runtime", "serve", "-r", str(shared_path(*K8S_RULES)),
-         "--listen", "127.0.0.1:0", "--cert", str(cert), "--key", str(key), "-o", "json", "--duration", "20"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "stockade.cli.main",
+            "runtime",
+            "serve",
+            "-r",
+            str(shared_path(*K8S_RULES)),
+            "--listen",
+            "127.0.0.1:0",
+            "--cert",
+            str(cert),
+            "--key",
+            str(key),
+            "-o",
+            "json",
+            "--duration",
+            "20",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stderr is not None and proc.stdout is not None
@@ -170,7 +230,7 @@ def test_watch_sees_miner_within_a_second(tmp_path: Path, mode: str) -> None:
         for ev in watcher.events(lambda: time.monotonic() - start > 3.0 or bool(alerts)):
             if ev.get("proc.pid") == proc.pid:
                 seen.append(str(ev.get("proc.cmdline")))
-                alerts = engine.evaluate(ev)
+                alerts.extend(engine.evaluate(ev))
                 elapsed = time.monotonic() - start
         assert alerts, f"no alert for the miner ({watcher.mode}); events for its pid: {seen}"
         assert alerts[0].rule == "Detect Crypto Mining"
@@ -192,15 +252,32 @@ def test_learn_then_profile_flags_new_behaviour(tmp_path: Path, capsys: pytest.C
     assert main(["runtime", "learn", "--event-format", "fields", str(normal), "--out", str(prof)]) == 0
     assert json.loads(prof.read_text())["workloads"]["image:ml/trainer"]["process"] == {"python3": 3}
     new = tmp_path / "new.jsonl"
-    events = [{"evt.type": "execve", "proc.name": "python3", "container.image.repository": "ml/trainer"},
-              {"evt.type": "execve", "proc.name": "nmap", "container.image.repository": "ml/trainer"},
-              {"evt.type": "execve", "proc.name": "nmap", "container.image.repository": "ml/trainer"}]
+    events = [
+        {"evt.type": "execve", "proc.name": "python3", "container.image.repository": "ml/trainer"},
+        {"evt.type": "execve", "proc.name": "nmap", "container.image.repository": "ml/trainer"},
+        {"evt.type": "execve", "proc.name": "nmap", "container.image.repository": "ml/trainer"},
+    ]
     new.write_text("".join(json.dumps(x) + "\n" for x in events))
     rules = tmp_path / "none.yaml"
     rules.write_text("- required_engine_version: 0.57.0\n")
     capsys.readouterr()
-    code = main(["runtime", "eval", "-r", str(rules), "--event-format", "fields", "--profile", str(prof),
-                 "--anomaly-threshold", "2", "-o", "json", str(new)])
+    code = main(
+        [
+            "runtime",
+            "eval",
+            "-r",
+            str(rules),
+            "--event-format",
+            "fields",
+            "--profile",
+            str(prof),
+            "--anomaly-threshold",
+            "2",
+            "-o",
+            "json",
+            str(new),
+        ]
+    )
     assert code == 1
     out = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert len(out) == 1

@@ -63,9 +63,7 @@ def test_numeric_and_net_fields() -> None:
     ev = {"evt.type": "connect", "fd.sport": 3333, "fd.snet": "8.8.8.8", "fd.num": 4}
     assert _matches("evt.type=connect and fd.sport in (3333, 4444)", ev)
     assert _matches("evt.type=connect and fd.num >= 0", ev)
-    assert _matches(
-        "evt.type=connect and not fd.snet in (rfc1918)", ev, {"rfc1918": ["10.0.0.0/8", "192.168.0.0/16"]}
-    )
+    assert _matches("evt.type=connect and not fd.snet in (rfc1918)", ev, {"rfc1918": ["10.0.0.0/8", "192.168.0.0/16"]})
     assert _matches("evt.type=connect and fd.snet in (rfc1918)", ev, {"rfc1918": ["8.0.0.0/8"]})
 
 
@@ -92,9 +90,7 @@ def test_unknown_field_and_unknown_event_type_are_compile_errors() -> None:
 
 
 def test_undefined_macro_defined_in_later_item_for_macros() -> None:
-    msg = _load_error(
-        [{"macro": "a", "condition": "b"}, {"macro": "b", "condition": "evt.type=open"}, _rule("a")]
-    )
+    msg = _load_error([{"macro": "a", "condition": "b"}, {"macro": "b", "condition": "evt.type=open"}, _rule("a")])
     assert msg == "LOAD_ERR_VALIDATE: Undefined macro 'b' used in filter."
 
 
@@ -118,8 +114,10 @@ def test_appended_condition_joins_text_without_parentheses() -> None:
 
 def test_exceptions_compile_to_not_clauses() -> None:
     rs = RuleSet()
-    r = _rule("evt.type=execve", exceptions=[{"name": "ok", "fields": ["proc.name", "proc.pname"],
-                                               "values": [["ls", "bash"]]}])
+    r = _rule(
+        "evt.type=execve",
+        exceptions=[{"name": "ok", "fields": ["proc.name", "proc.pname"], "values": [["ls", "bash"]]}],
+    )
     assert rs.load_items([r])
     assert rs.compiled[0].condition == "(evt.type=execve) and not ((proc.name = ls and proc.pname = bash))"
     eng = Engine(rs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class Transform:
     args: tuple[Operand, ...]
 
 
-Operand = Union[FieldRef, Transform, Literal, ListValue]
+Operand = FieldRef | Transform | Literal | ListValue
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,7 @@ class Or:
     children: tuple[Node, ...]
 
 
-Node = Union[Check, MacroRef, Not, And, Or]
+Node = Check | MacroRef | Not | And | Or
 
 
 def walk(node: Node) -> list[Node]:

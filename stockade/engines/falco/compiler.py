@@ -35,17 +35,69 @@ Predicate = Callable[[Getter], bool]
 
 _OPS_BY_TYPE: dict[str, frozenset[str]] = {
     "str": frozenset(
-        "== = != < <= > >= in intersects pmatch glob iglob contains icontains startswith endswith regex exists".split()
+        [
+            "==",
+            "=",
+            "!=",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            "in",
+            "intersects",
+            "pmatch",
+            "glob",
+            "iglob",
+            "contains",
+            "icontains",
+            "startswith",
+            "endswith",
+            "regex",
+            "exists",
+        ]
     ),
     "anc": frozenset(
-        "== = != < <= > >= in intersects pmatch glob iglob contains icontains startswith endswith regex exists".split()
+        [
+            "==",
+            "=",
+            "!=",
+            "<",
+            "<=",
+            ">",
+            ">=",
+            "in",
+            "intersects",
+            "pmatch",
+            "glob",
+            "iglob",
+            "contains",
+            "icontains",
+            "startswith",
+            "endswith",
+            "regex",
+            "exists",
+        ]
     ),
-    "num": frozenset("== = != < <= > >= in intersects exists".split()),
-    "bool": frozenset("== = != in intersects exists".split()),
-    "ip": frozenset("== = != in intersects exists".split()),
-    "net": frozenset("== = != in intersects exists".split()),
-    "buf": frozenset("== = != contains in exists startswith endswith intersects bcontains bstartswith".split()),
-    "list": frozenset("in intersects exists".split()),
+    "num": frozenset(["==", "=", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"]),
+    "bool": frozenset(["==", "=", "!=", "in", "intersects", "exists"]),
+    "ip": frozenset(["==", "=", "!=", "in", "intersects", "exists"]),
+    "net": frozenset(["==", "=", "!=", "in", "intersects", "exists"]),
+    "buf": frozenset(
+        [
+            "==",
+            "=",
+            "!=",
+            "contains",
+            "in",
+            "exists",
+            "startswith",
+            "endswith",
+            "intersects",
+            "bcontains",
+            "bstartswith",
+        ]
+    ),
+    "list": frozenset(["in", "intersects", "exists"]),
 }
 _TYPE_NAMES = {
     "str": "string",
@@ -115,7 +167,9 @@ class PathPrefixes:
         for p in paths:
             comps = tuple(c for c in p.split("/") if c)
             if any(ch in c for c in comps for ch in "*?["):
-                self.globbed.append(tuple(glob_to_regex(c, sep=True) if any(ch in c for ch in "*?[") else c for c in comps))
+                self.globbed.append(
+                    tuple(glob_to_regex(c, sep=True) if any(ch in c for ch in "*?[") else c for c in comps)
+                )
             else:
                 self.exact.append(comps)
         self.exact_set = frozenset(self.exact)
@@ -128,7 +182,9 @@ class PathPrefixes:
         for g in self.globbed:
             if len(g) > len(comps):
                 continue
-            if all((c == v) if isinstance(c, str) else (c.match(v) is not None) for c, v in zip(g, comps, strict=False)):
+            if all(
+                (c == v) if isinstance(c, str) else (c.match(v) is not None) for c, v in zip(g, comps, strict=False)
+            ):
                 return True
         return False
 
@@ -223,9 +279,10 @@ def _dyn_cmp(op: str, v: Any, text: str) -> bool:
                     n = float(text)  # type: ignore[assignment]
                 except ValueError:
                     return False
-            a, b = v, n
+            a: Any = v
+            b: Any = n
         else:
-            a, b = _as_str(v), text  # type: ignore[assignment]
+            a, b = _as_str(v), text
         if op == "<":
             return bool(a < b)
         if op == "<=":
@@ -353,7 +410,7 @@ class Compiler:
         src = self.expr(node)
         code = f"lambda g: bool({src})"
         try:
-            fn: Predicate = eval(code, self.ns)  # noqa: S307 - source generated from the parsed tree only
+            fn: Predicate = eval(code, self.ns)
         except (SyntaxError, RecursionError) as e:
             raise CompileError(f"condition too complex to compile: {e}") from e
         return fn
@@ -463,9 +520,7 @@ class Compiler:
         if re.fullmatch(r"[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z][a-zA-Z0-9_]*)+(\[[^\]]*\])?", lit.text):
             name = lit.text.split("[", 1)[0]
             if self.schema.knows(name):
-                self.warnings.append(
-                    f"string '{lit.text}' may be a valid field wrongly interpreted as a string value"
-                )
+                self.warnings.append(f"string '{lit.text}' may be a valid field wrongly interpreted as a string value")
 
     def list_check(self, lhs: str, typ: str, op: str, items: tuple[str, ...]) -> str:
         if op == "pmatch":
@@ -588,4 +643,3 @@ def _concat(sep: str, parts: tuple[Any, ...]) -> str | None:
 def _bytes_op(op: str, v: Any, raw: bytes) -> bool:
     b = v if isinstance(v, bytes) else _as_str(v).encode("utf-8", "surrogateescape")
     return raw in b if op == "bcontains" else b.startswith(raw)
-

@@ -137,11 +137,9 @@ def _type_for(schema: Schema, key: str) -> str:
 class FieldsEvent:
     """An event that maps Falco field names to values (one JSON object per line)."""
 
-    __slots__ = ("source", "values", "num", "ts", "get")
+    __slots__ = ("get", "num", "source", "ts", "values")
 
-    def __init__(
-        self, values: Mapping[str, Any], source: str, schema: Schema | None = None, num: int = 1
-    ) -> None:
+    def __init__(self, values: Mapping[str, Any], source: str, schema: Schema | None = None, num: int = 1) -> None:
         self.source = source
         self.num = num
         vals: dict[str, Any] = _Values(values)

@@ -56,7 +56,9 @@ class Schema:
         if arg is None and info.arg == "required":
             raise UnknownField(f"filter_check called with nonexistent field {name}: argument required")
         if arg is not None and info.arg == "none":
-            raise UnknownField(f"filter_check called with nonexistent field {name}[{arg}]: field does not take an argument")
+            raise UnknownField(
+                f"filter_check called with nonexistent field {name}[{arg}]: field does not take an argument"
+            )
         if info.type == "anc" and arg is not None:
             return FieldInfo(info.name, "str", "optional")
         return info

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -389,9 +389,7 @@ EXTRACTORS: dict[str, Extractor] = {
     "ka.req.pod.run_as_user": _simple("requestObject", "spec", "securityContext", "runAsUser"),
     "ka.req.pod.run_as_group": _simple("requestObject", "spec", "securityContext", "runAsGroup"),
     "ka.req.pod.fs_group": _simple("requestObject", "spec", "securityContext", "fsGroup"),
-    "ka.req.pod.supplemental_groups": _simple_list(
-        "requestObject", "spec", "securityContext", "supplementalGroups"
-    ),
+    "ka.req.pod.supplemental_groups": _simple_list("requestObject", "spec", "securityContext", "supplementalGroups"),
     "ka.req.role.rules": _simple_list("requestObject", "rules"),
     "ka.req.role.rules.apiGroups": _rules_field("apiGroups"),
     "ka.req.role.rules.nonResourceURLs": _rules_field("nonResourceURLs"),
@@ -437,8 +435,12 @@ def _key_extractor(key: str) -> Callable[[Any], Any]:
     if fn is not None:
         return fn
     name, arg = _split_key(key)
-    if name in ("jevt.value", "json.value") and arg and arg.startswith("/") and "~" not in arg and not any(
-        t.isdigit() for t in arg[1:].split("/")
+    if (
+        name in ("jevt.value", "json.value")
+        and arg
+        and arg.startswith("/")
+        and "~" not in arg
+        and not any(t.isdigit() for t in arg[1:].split("/"))
     ):
         # a pointer made of plain object keys: walk the dicts directly
         toks = tuple(arg[1:].split("/"))
@@ -455,7 +457,7 @@ def _key_extractor(key: str) -> Callable[[Any], Any]:
         ptr = arg
 
         def fn(raw: Any) -> Any:
-            return _jevt_value(raw, ptr) if isinstance(raw, (dict, list)) else None
+            return _jevt_value(raw, ptr) if isinstance(raw, dict) else None
 
     elif name in ("jevt.obj", "json.obj"):
 
@@ -552,6 +554,7 @@ class _FieldCache(dict):  # type: ignore[type-arg]
     """Per-event field values; a miss extracts the field (so a hit costs one C-level lookup)."""
 
     __slots__ = ("ev",)
+    ev: Any
 
     def __missing__(self, key: str) -> Any:
         fn = _KEY_FNS.get(key) or _key_extractor(key)
@@ -562,7 +565,7 @@ class _FieldCache(dict):  # type: ignore[type-arg]
 class K8sAuditEvent:
     """One audit event; fields are extracted on first use and cached."""
 
-    __slots__ = ("raw", "cache", "num", "_ts", "get")
+    __slots__ = ("_ts", "cache", "get", "num", "raw")
     source = "k8s_audit"
 
     def __init__(self, raw: Any, num: int = 1) -> None:
@@ -602,7 +605,7 @@ def _split_key(key: str) -> tuple[str, str | None]:
 def format_time(ts_ns: int, iso: bool = True) -> str:
     """``2018-10-25T14:09:12.000000000Z`` (iso) or ``14:09:12.000000000``."""
     secs, frac = divmod(ts_ns, 1_000_000_000)
-    dt = datetime.fromtimestamp(secs, tz=timezone.utc)
+    dt = datetime.fromtimestamp(secs, tz=UTC)
     if iso:
         return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
     return dt.strftime("%H:%M:%S") + f".{frac:09d}"

@@ -132,7 +132,7 @@ def process_fields(pid: int, num: int = 1) -> dict[str, Any] | None:
         "proc.exe": argv[0] if argv else name,
         "proc.exepath": exepath or "",
         "proc.args": " ".join(argv[1:]),
-        "proc.cmdline": " ".join([name] + argv[1:]),
+        "proc.cmdline": " ".join([name, *argv[1:]]),
         "proc.cwd": (_link(pid, "cwd") or "") + "/",
         "proc.tty": tty,
         "proc.ppid": ppid,
@@ -159,7 +159,7 @@ def process_fields(pid: int, num: int = 1) -> dict[str, Any] | None:
             pargv = _argv(cur)
             f["proc.pexe"] = pargv[0] if pargv else pcomm
             f["proc.pexepath"] = _link(cur, "exe") or ""
-            f["proc.pcmdline"] = " ".join([pcomm] + pargv[1:])
+            f["proc.pcmdline"] = " ".join([pcomm, *pargv[1:]])
         cur = pppid
     f["proc.aname"] = names
     if f["container.id"] == "host":
@@ -189,7 +189,7 @@ class ProcConnector:
         out: list[int] = []
         try:
             data = self.sock.recv(65536)
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return out
         while data:
             if len(data) < 16:

@@ -79,12 +79,29 @@ _RULE_OVERRIDE_REPLACE = (
     "warn_evttypes",
     "skip-if-unknown-filter",
 )
-_RULE_KEYS = frozenset(
-    _RULE_OVERRIDE_REPLACE + ("rule", "source", "append", "override", "required_engine_version")
-)
+_RULE_KEYS = frozenset((*_RULE_OVERRIDE_REPLACE, "rule", "source", "append", "override", "required_engine_version"))
 _EXCEPTION_COMPS = frozenset(
-    "= == != < <= > >= in intersects pmatch glob iglob contains icontains bcontains startswith "
-    "bstartswith endswith regex".split()
+    [
+        "=",
+        "==",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "in",
+        "intersects",
+        "pmatch",
+        "glob",
+        "iglob",
+        "contains",
+        "icontains",
+        "bcontains",
+        "startswith",
+        "bstartswith",
+        "endswith",
+        "regex",
+    ]
 )
 
 
@@ -187,15 +204,17 @@ class _LineLoader(yaml.BaseLoader):
         super().__init__(stream)
         self.lines: dict[int, int] = {}
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         m = super().construct_mapping(node, deep=True)
         self.lines[id(m)] = node.start_mark.line + 1
         return m
 
 
-_LineLoader.add_constructor(  # type: ignore[no-untyped-call]
-    "tag:yaml.org,2002:map", lambda loader, node: loader.construct_mapping(node)
-)
+def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    return loader.construct_mapping(node)
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 
 
 def substitute_list(text: str, name: str, items: list[str]) -> str:
@@ -260,7 +279,9 @@ class RuleSet:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            self.errors.append(LoadMessage("LOAD_ERR_FILE_READ", f"Could not read file: {e}", p, None, "rules content", "", True))
+            self.errors.append(
+                LoadMessage("LOAD_ERR_FILE_READ", f"Could not read file: {e}", p, None, "rules content", "", True)
+            )
             return False
         return self.load_text(text, p)
 
@@ -306,8 +327,16 @@ class RuleSet:
     def _fail(self, code: str, message: str, file: str, line: int | None, itype: str, iname: str) -> LoadFailure:
         return LoadFailure(LoadMessage(code, message, file, line, itype, iname, True))
 
-    def _warn(self, code: str, message: str, item: _Item | None = None, file: str = "", line: int | None = None,
-              itype: str = "", iname: str = "") -> None:
+    def _warn(
+        self,
+        code: str,
+        message: str,
+        item: _Item | None = None,
+        file: str = "",
+        line: int | None = None,
+        itype: str = "",
+        iname: str = "",
+    ) -> None:
         if item is not None:
             file, line, itype, iname = item.file, item.line, item.kind, item.name
         key = (code, itype, iname, message)
@@ -322,21 +351,26 @@ class RuleSet:
             loader = _LineLoader(text)
             docs = []
             try:
-                while loader.check_data():
+                while loader.check_data():  # type: ignore[no-untyped-call]
                     docs.append(loader.get_data())
             finally:
-                loader.dispose()  # type: ignore[no-untyped-call]
+                loader.dispose()
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
             problem = getattr(e, "problem", None) or str(e)
-            raise self._fail("LOAD_ERR_YAML_PARSE", f"yaml: error at line {line}: {problem}", file, line,
-                             "rules content", "") from e
+            raise self._fail(
+                "LOAD_ERR_YAML_PARSE", f"yaml: error at line {line}: {problem}", file, line, "rules content", ""
+            ) from e
         for doc in docs:
             if doc is None:
                 continue
             if not isinstance(doc, list):
-                msg = "Rules content is not yaml array of objects" if isinstance(doc, dict) else "Rules content is not yaml"
+                msg = (
+                    "Rules content is not yaml array of objects"
+                    if isinstance(doc, dict)
+                    else "Rules content is not yaml"
+                )
                 raise self._fail("LOAD_ERR_YAML_VALIDATE", msg, file, None, "rules content", "")
             self._read_items(doc, file, loader.lines)
 
@@ -345,9 +379,14 @@ class RuleSet:
             if el is None:
                 continue
             if not isinstance(el, dict):
-                raise self._fail("LOAD_ERR_YAML_VALIDATE",
-                                 "Unexpected element type. Each element should be a yaml associative array.",
-                                 file, None, "rules content item", "")
+                raise self._fail(
+                    "LOAD_ERR_YAML_VALIDATE",
+                    "Unexpected element type. Each element should be a yaml associative array.",
+                    file,
+                    None,
+                    "rules content item",
+                    "",
+                )
             line = lines.get(id(el))
             if "required_engine_version" in el:
                 self._read_engine_version(el, file, line)
@@ -362,11 +401,14 @@ class RuleSet:
             else:
                 self._warn("LOAD_UNKNOWN_ITEM", "Unknown top level item", None, file, line, "rules content item", "")
 
-    def _scalar(self, el: dict[str, Any], key: str, file: str, line: int | None, itype: str, iname: str,
-                required: bool = True) -> str | None:
+    def _scalar(
+        self, el: dict[str, Any], key: str, file: str, line: int | None, itype: str, iname: str, required: bool = True
+    ) -> str | None:
         if key not in el:
             if required:
-                raise self._fail("LOAD_ERR_YAML_VALIDATE", f"Item has no mapping for key '{key}'", file, line, itype, iname)
+                raise self._fail(
+                    "LOAD_ERR_YAML_VALIDATE", f"Item has no mapping for key '{key}'", file, line, itype, iname
+                )
             return None
         v = el[key]
         if v is None or (isinstance(v, str) and v.strip() == "" and required):
@@ -383,12 +425,15 @@ class RuleSet:
             raise self._fail("LOAD_ERR_YAML_VALIDATE", "Can't decode YAML scalar value", file, line, itype, iname)
         return b
 
-    def _unknown_keys(self, el: dict[str, Any], allowed: Iterable[str], file: str, line: int | None, itype: str,
-                      iname: str) -> None:
+    def _unknown_keys(
+        self, el: dict[str, Any], allowed: Iterable[str], file: str, line: int | None, itype: str, iname: str
+    ) -> None:
         allowed_set = set(allowed)
         for k in el:
             if k not in allowed_set:
-                self._warn("LOAD_UNKNOWN_KEY", f"Unknown key '{k}'. The key will be ignored.", None, file, line, itype, iname)
+                self._warn(
+                    "LOAD_UNKNOWN_KEY", f"Unknown key '{k}'. The key will be ignored.", None, file, line, itype, iname
+                )
 
     def _read_engine_version(self, el: dict[str, Any], file: str, line: int | None) -> None:
         v = el["required_engine_version"]
@@ -401,14 +446,24 @@ class RuleSet:
         else:
             parsed = _parse_version(text)
             if parsed is None:
-                raise self._fail("LOAD_ERR_YAML_VALIDATE",
-                                 f"Unable to parse engine version '{text}' as a semver string. Expected \"x.y.z\" semver format.",
-                                 file, line, itype, "")
+                raise self._fail(
+                    "LOAD_ERR_YAML_VALIDATE",
+                    f"Unable to parse engine version '{text}' as a semver string. Expected \"x.y.z\" semver format.",
+                    file,
+                    line,
+                    itype,
+                    "",
+                )
             req = parsed
         if req[0] != ENGINE_VERSION[0] or req > ENGINE_VERSION:
-            raise self._fail("LOAD_ERR_VALIDATE",
-                             f"Rules require engine version {_vstr(req)}, but engine version is {_vstr(ENGINE_VERSION)}",
-                             file, line, itype, "")
+            raise self._fail(
+                "LOAD_ERR_VALIDATE",
+                f"Rules require engine version {_vstr(req)}, but engine version is {_vstr(ENGINE_VERSION)}",
+                file,
+                line,
+                itype,
+                "",
+            )
         self.required_engine = max(self.required_engine, req)
 
     def _read_plugin_versions(self, el: dict[str, Any], file: str, line: int | None) -> None:
@@ -432,65 +487,122 @@ class RuleSet:
                 assert an is not None and av is not None
                 ver = _parse_version(av)
                 if ver is None:
-                    raise self._fail("LOAD_ERR_YAML_VALIDATE", f"Invalid required version '{av}' for plugin '{an}'",
-                                     file, line, itype, name)
+                    raise self._fail(
+                        "LOAD_ERR_YAML_VALIDATE",
+                        f"Invalid required version '{av}' for plugin '{an}'",
+                        file,
+                        line,
+                        itype,
+                        name,
+                    )
                 if an in seen:
-                    raise self._fail("LOAD_ERR_YAML_VALIDATE",
-                                     f"Defined multiple alternative version requirements for plugin '{an}'",
-                                     file, line, itype, name)
+                    raise self._fail(
+                        "LOAD_ERR_YAML_VALIDATE",
+                        f"Defined multiple alternative version requirements for plugin '{an}'",
+                        file,
+                        line,
+                        itype,
+                        name,
+                    )
                 seen.add(an)
                 alts.append((an, ver))
             self.plugin_requirements.append((name, alts))
             if not any(an in EMULATED_PLUGINS for an, _ in alts):
                 # A plugin we do not emulate: its rules have a source we do not load and are
                 # skipped (LOAD_UNKNOWN_SOURCE), so the file still loads, as the issue requires.
-                self._warn("LOAD_UNKNOWN_SOURCE",
-                           f"Plugin '{name}' is not provided by this engine; rules needing it will be skipped",
-                           None, file, line, itype, name)
+                self._warn(
+                    "LOAD_UNKNOWN_SOURCE",
+                    f"Plugin '{name}' is not provided by this engine; rules needing it will be skipped",
+                    None,
+                    file,
+                    line,
+                    itype,
+                    name,
+                )
             elif not any(
                 an in EMULATED_PLUGINS and EMULATED_PLUGINS[an][0] == ver[0] and EMULATED_PLUGINS[an] >= ver
                 for an, ver in alts
             ):
                 wanted = ", ".join(f"{an} (>= {_vstr(ver)})" for an, ver in alts)
-                raise self._fail("LOAD_ERR_VALIDATE",
-                                 f"Plugin requirement not satisfied, must load one of: {wanted}",
-                                 file, line, itype, name)
+                raise self._fail(
+                    "LOAD_ERR_VALIDATE",
+                    f"Plugin requirement not satisfied, must load one of: {wanted}",
+                    file,
+                    line,
+                    itype,
+                    name,
+                )
 
-    def _override(self, el: dict[str, Any], file: str, line: int | None, itype: str, iname: str,
-                  can_append: tuple[str, ...], can_replace: tuple[str, ...]) -> dict[str, str] | None:
+    def _override(
+        self,
+        el: dict[str, Any],
+        file: str,
+        line: int | None,
+        itype: str,
+        iname: str,
+        can_append: tuple[str, ...],
+        can_replace: tuple[str, ...],
+    ) -> dict[str, str] | None:
         ov = el.get("override")
         append = self._bool(el, "append", file, line, itype, iname)
         if ov is None:
             return None
         if append:
-            raise self._fail("LOAD_ERR_YAML_VALIDATE",
-                             "Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry "
-                             "(e.g. 'condition: append') under 'override' instead.", file, line, itype, iname)
+            raise self._fail(
+                "LOAD_ERR_YAML_VALIDATE",
+                "Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry "
+                "(e.g. 'condition: append') under 'override' instead.",
+                file,
+                line,
+                itype,
+                iname,
+            )
         if not isinstance(ov, dict):
             raise self._fail("LOAD_ERR_YAML_VALIDATE", "Value is not a map", file, line, itype, iname)
         ops: dict[str, str] = {}
         for k, op in ov.items():
             if op not in ("append", "replace"):
-                raise self._fail("LOAD_ERR_YAML_VALIDATE",
-                                 f"Invalid override operation for key '{k}': '{op}'. Allowed values are: append, replace",
-                                 file, line, itype, iname)
+                raise self._fail(
+                    "LOAD_ERR_YAML_VALIDATE",
+                    f"Invalid override operation for key '{k}': '{op}'. Allowed values are: append, replace",
+                    file,
+                    line,
+                    itype,
+                    iname,
+                )
             if op == "append" and k not in can_append:
                 if k in can_replace:
-                    raise self._fail("LOAD_ERR_YAML_VALIDATE", f"Key '{k}' cannot be appended to, use 'replace' instead",
-                                     file, line, itype, iname)
+                    raise self._fail(
+                        "LOAD_ERR_YAML_VALIDATE",
+                        f"Key '{k}' cannot be appended to, use 'replace' instead",
+                        file,
+                        line,
+                        itype,
+                        iname,
+                    )
                 raise self._fail("LOAD_ERR_YAML_VALIDATE", f"Key '{k}' cannot be appended to", file, line, itype, iname)
             if op == "replace" and k not in can_replace:
                 raise self._fail("LOAD_ERR_YAML_VALIDATE", f"Key '{k}' cannot be replaced", file, line, itype, iname)
             if k not in el:
-                raise self._fail("LOAD_ERR_YAML_VALIDATE",
-                                 f"An {op} override for '{k}' was specified but '{k}' is not defined",
-                                 file, line, itype, iname)
+                raise self._fail(
+                    "LOAD_ERR_YAML_VALIDATE",
+                    f"An {op} override for '{k}' was specified but '{k}' is not defined",
+                    file,
+                    line,
+                    itype,
+                    iname,
+                )
             ops[k] = op
         for k in set(can_append) | set(can_replace):
             if k in el and k not in ops:
-                raise self._fail("LOAD_ERR_YAML_VALIDATE",
-                                 f"Unexpected key '{k}': no corresponding entry under 'override' is defined.",
-                                 file, line, itype, iname)
+                raise self._fail(
+                    "LOAD_ERR_YAML_VALIDATE",
+                    f"Unexpected key '{k}': no corresponding entry under 'override' is defined.",
+                    file,
+                    line,
+                    itype,
+                    iname,
+                )
         return ops
 
     def _next(self) -> int:
@@ -502,9 +614,15 @@ class RuleSet:
         assert name is not None
         self._unknown_keys(el, ("list", "items", "append", "override"), file, line, "list", name)
         if not _LIST_NAME_RE.fullmatch(name):
-            self._warn("LOAD_INVALID_LIST_NAME",
-                       f"List has an invalid name. List names should match a regular expression: {_LIST_NAME_RE.pattern}",
-                       None, file, line, "list", name)
+            self._warn(
+                "LOAD_INVALID_LIST_NAME",
+                f"List has an invalid name. List names should match a regular expression: {_LIST_NAME_RE.pattern}",
+                None,
+                file,
+                line,
+                "list",
+                name,
+            )
         if "items" not in el:
             raise self._fail("LOAD_ERR_YAML_VALIDATE", "Item has no mapping for key 'items'", file, line, "list", name)
         items = el["items"]
@@ -520,21 +638,34 @@ class RuleSet:
         ops = self._override(el, file, line, "list", name, ("items",), ("items",))
         append = bool(self._bool(el, "append", file, line, "list", name))
         if append:
-            self._warn("LOAD_DEPRECATED_ITEM", "The 'append' key is deprecated. Use 'override' instead.", None, file,
-                       line, "list", name)
+            self._warn(
+                "LOAD_DEPRECATED_ITEM",
+                "The 'append' key is deprecated. Use 'override' instead.",
+                None,
+                file,
+                line,
+                "list",
+                name,
+            )
         if append or (ops and ops.get("items") == "append"):
             prev = self.lists.get(name)
             if prev is None:
-                raise self._fail("LOAD_ERR_VALIDATE",
-                                 "List uses 'append' or 'override.items: append' but no list by that name already exists",
-                                 file, line, "list", name)
+                raise self._fail(
+                    "LOAD_ERR_VALIDATE",
+                    "List uses 'append' or 'override.items: append' but no list by that name already exists",
+                    file,
+                    line,
+                    "list",
+                    name,
+                )
             prev.data["items"] = prev.data["items"] + values
             prev.visibility = self._next()
             return
         self._define(self.lists, "list", name, {"items": values}, file, line)
 
-    def _define(self, store: dict[str, _Item], kind: str, name: str, data: dict[str, Any], file: str,
-                line: int | None) -> _Item:
+    def _define(
+        self, store: dict[str, _Item], kind: str, name: str, data: dict[str, Any], file: str, line: int | None
+    ) -> _Item:
         prev = store.get(name)
         n = self._next()
         if prev is None:
@@ -551,29 +682,48 @@ class RuleSet:
         assert name is not None
         self._unknown_keys(el, ("macro", "condition", "append", "override"), file, line, "macro", name)
         if not _MACRO_NAME_RE.fullmatch(name):
-            self._warn("LOAD_INVALID_MACRO_NAME",
-                       "Macro has an invalid name. Macro names should match a regular expression: "
-                       f"{_MACRO_NAME_RE.pattern}", None, file, line, "macro", name)
+            self._warn(
+                "LOAD_INVALID_MACRO_NAME",
+                f"Macro has an invalid name. Macro names should match a regular expression: {_MACRO_NAME_RE.pattern}",
+                None,
+                file,
+                line,
+                "macro",
+                name,
+            )
         cond = self._scalar(el, "condition", file, line, "macro", name)
         assert cond is not None
         ops = self._override(el, file, line, "macro", name, ("condition",), ("condition",))
         append = bool(self._bool(el, "append", file, line, "macro", name))
         if append:
-            self._warn("LOAD_DEPRECATED_ITEM", "The 'append' key is deprecated. Use 'override' instead.", None, file,
-                       line, "macro", name)
+            self._warn(
+                "LOAD_DEPRECATED_ITEM",
+                "The 'append' key is deprecated. Use 'override' instead.",
+                None,
+                file,
+                line,
+                "macro",
+                name,
+            )
         if append or (ops and ops.get("condition") == "append"):
             prev = self.macros.get(name)
             if prev is None:
-                raise self._fail("LOAD_ERR_VALIDATE",
-                                 "Macro uses 'append' or 'override.condition: append' but no macro by that name already exists",
-                                 file, line, "macro", name)
+                raise self._fail(
+                    "LOAD_ERR_VALIDATE",
+                    "Macro uses 'append' or 'override.condition: append' but no macro by that name already exists",
+                    file,
+                    line,
+                    "macro",
+                    name,
+                )
             prev.data["condition"] = prev.data["condition"] + " " + cond
             prev.visibility = self._next()
             return
         self._define(self.macros, "macro", name, {"condition": cond}, file, line)
 
-    def _read_exceptions(self, el: dict[str, Any], file: str, line: int | None, name: str,
-                         require_fields: bool) -> list[dict[str, Any]]:
+    def _read_exceptions(
+        self, el: dict[str, Any], file: str, line: int | None, name: str, require_fields: bool
+    ) -> list[dict[str, Any]]:
         raw = el.get("exceptions")
         if raw is None:
             return []
@@ -587,19 +737,40 @@ class RuleSet:
             ename = self._scalar(ex, "name", file, line, "exception", "")
             assert ename is not None
             if ename in names:
-                self._warn("LOAD_EXCEPTION_NAME_NOT_UNIQUE", f"Multiple definitions of exception '{ename}' in the same rule",
-                           None, file, line, "rule", name)
+                self._warn(
+                    "LOAD_EXCEPTION_NAME_NOT_UNIQUE",
+                    f"Multiple definitions of exception '{ename}' in the same rule",
+                    None,
+                    file,
+                    line,
+                    "rule",
+                    name,
+                )
             names.add(ename)
             if require_fields and "fields" not in ex:
-                raise self._fail("LOAD_ERR_YAML_VALIDATE",
-                                 "Rule exception item must have fields property with a list of fields",
-                                 file, line, "exception", ename)
+                raise self._fail(
+                    "LOAD_ERR_YAML_VALIDATE",
+                    "Rule exception item must have fields property with a list of fields",
+                    file,
+                    line,
+                    "exception",
+                    ename,
+                )
             values = ex.get("values")
             if values is not None and not isinstance(values, list):
-                raise self._fail("LOAD_ERR_YAML_VALIDATE", "Rule exception values must be a sequence", file, line,
-                                 "exception", ename)
-            out.append({"name": ename, "fields": ex.get("fields"), "comps": ex.get("comps"),
-                        "values": list(values or []), "line": line, "file": file})
+                raise self._fail(
+                    "LOAD_ERR_YAML_VALIDATE", "Rule exception values must be a sequence", file, line, "exception", ename
+                )
+            out.append(
+                {
+                    "name": ename,
+                    "fields": ex.get("fields"),
+                    "comps": ex.get("comps"),
+                    "values": list(values or []),
+                    "line": line,
+                    "file": file,
+                }
+            )
         return out
 
     def _read_rule(self, el: dict[str, Any], file: str, line: int | None) -> None:
@@ -610,15 +781,33 @@ class RuleSet:
         append = bool(self._bool(el, "append", file, line, "rule", name))
         prev = self.rules.get(name)
         if append:
-            self._warn("LOAD_DEPRECATED_ITEM", "The 'append' key is deprecated. Use 'override' instead.", None, file,
-                       line, "rule", name)
+            self._warn(
+                "LOAD_DEPRECATED_ITEM",
+                "The 'append' key is deprecated. Use 'override' instead.",
+                None,
+                file,
+                line,
+                "rule",
+                name,
+            )
             if prev is None:
-                raise self._fail("LOAD_ERR_VALIDATE",
-                                 "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists",
-                                 file, line, "rule", name)
+                raise self._fail(
+                    "LOAD_ERR_VALIDATE",
+                    "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists",
+                    file,
+                    line,
+                    "rule",
+                    name,
+                )
             if "condition" not in el and "exceptions" not in el:
-                raise self._fail("LOAD_ERR_VALIDATE", "Appended rule must have exceptions or condition property",
-                                 file, line, "rule", name)
+                raise self._fail(
+                    "LOAD_ERR_VALIDATE",
+                    "Appended rule must have exceptions or condition property",
+                    file,
+                    line,
+                    "rule",
+                    name,
+                )
             if "condition" in el:
                 cond = self._scalar(el, "condition", file, line, "rule", name)
                 prev.data["condition"] = prev.data["condition"] + " " + str(cond)
@@ -631,13 +820,23 @@ class RuleSet:
             if prev is None:
                 first_append = next((k for k, o in ops.items() if o == "append"), None)
                 if first_append is not None:
-                    raise self._fail("LOAD_ERR_VALIDATE",
-                                     "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists",
-                                     file, line, "rule", name)
+                    raise self._fail(
+                        "LOAD_ERR_VALIDATE",
+                        "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists",
+                        file,
+                        line,
+                        "rule",
+                        name,
+                    )
                 k = next(iter(ops), "condition")
-                raise self._fail("LOAD_ERR_VALIDATE",
-                                 f"An 'override.{k}: replace' to a rule was requested but no rule by that name already exists",
-                                 file, line, "rule", name)
+                raise self._fail(
+                    "LOAD_ERR_VALIDATE",
+                    f"An 'override.{k}: replace' to a rule was requested but no rule by that name already exists",
+                    file,
+                    line,
+                    "rule",
+                    name,
+                )
             d = prev.data
             for k, op in ops.items():
                 if k in ("condition", "output", "desc"):
@@ -666,15 +865,28 @@ class RuleSet:
         core = [k for k in ("condition", "output", "desc", "priority") if k in el]
         if not core:
             if "enabled" not in el:
-                raise self._fail("LOAD_ERR_YAML_VALIDATE", "Item has no mapping for key 'condition'", file, line,
-                                 "rule", name)
-            self._warn("LOAD_DEPRECATED_ITEM",
-                       "The standalone 'enabled' key usage is deprecated. The correct approach requires also a "
-                       "'replace' entry under the 'override' key (i.e. 'enabled: replace').", None, file, line,
-                       "rule", name)
+                raise self._fail(
+                    "LOAD_ERR_YAML_VALIDATE", "Item has no mapping for key 'condition'", file, line, "rule", name
+                )
+            self._warn(
+                "LOAD_DEPRECATED_ITEM",
+                "The standalone 'enabled' key usage is deprecated. The correct approach requires also a "
+                "'replace' entry under the 'override' key (i.e. 'enabled: replace').",
+                None,
+                file,
+                line,
+                "rule",
+                name,
+            )
             if prev is None:
-                raise self._fail("LOAD_ERR_VALIDATE", "Rule has 'enabled' key but no rule by that name already exists",
-                                 file, line, "rule", name)
+                raise self._fail(
+                    "LOAD_ERR_VALIDATE",
+                    "Rule has 'enabled' key but no rule by that name already exists",
+                    file,
+                    line,
+                    "rule",
+                    name,
+                )
             prev.data["enabled"] = self._bool(el, "enabled", file, line, "rule", name)
             prev.visibility = self._next()
             return
@@ -684,8 +896,9 @@ class RuleSet:
         priority = self._priority(el, file, line, name)
         source = self._scalar(el, "source", file, line, "rule", name, required=False)
         if prev is not None and source is not None and source != prev.data["source"]:
-            raise self._fail("LOAD_ERR_VALIDATE", "Rule has been re-defined with a different source", file, line,
-                             "rule", name)
+            raise self._fail(
+                "LOAD_ERR_VALIDATE", "Rule has been re-defined with a different source", file, line, "rule", name
+            )
         if source is None:
             source = prev.data["source"] if prev is not None else "syscall"
         enabled = self._bool(el, "enabled", file, line, "rule", name)
@@ -725,21 +938,45 @@ class RuleSet:
             old = existing.get(ex["name"])
             if old is not None:
                 if ex["fields"] is not None or ex["comps"] is not None:
-                    raise self._fail("LOAD_ERR_YAML_VALIDATE",
-                                     "Can not append exception fields or comps to existing exception, only values",
-                                     file, line, "exception", ex["name"])
+                    raise self._fail(
+                        "LOAD_ERR_YAML_VALIDATE",
+                        "Can not append exception fields or comps to existing exception, only values",
+                        file,
+                        line,
+                        "exception",
+                        ex["name"],
+                    )
                 if not ex["values"]:
-                    self._warn("LOAD_APPEND_NO_VALUES", "Overriding/appending exception with no values", None, file,
-                               line, "exception", ex["name"])
+                    self._warn(
+                        "LOAD_APPEND_NO_VALUES",
+                        "Overriding/appending exception with no values",
+                        None,
+                        file,
+                        line,
+                        "exception",
+                        ex["name"],
+                    )
                 old["values"] = old["values"] + ex["values"]
             else:
                 if ex["fields"] is None:
-                    raise self._fail("LOAD_ERR_VALIDATE",
-                                     "Rule exception must have fields property with a list of fields",
-                                     file, line, "exception", ex["name"])
+                    raise self._fail(
+                        "LOAD_ERR_VALIDATE",
+                        "Rule exception must have fields property with a list of fields",
+                        file,
+                        line,
+                        "exception",
+                        ex["name"],
+                    )
                 if not ex["values"]:
-                    self._warn("LOAD_APPEND_NO_VALUES", "Overriding/appending exception with no values", None, file,
-                               line, "exception", ex["name"])
+                    self._warn(
+                        "LOAD_APPEND_NO_VALUES",
+                        "Overriding/appending exception with no values",
+                        None,
+                        file,
+                        line,
+                        "exception",
+                        ex["name"],
+                    )
                 prev.data["exceptions"].append(ex)
                 existing[ex["name"]] = ex
 
@@ -798,20 +1035,22 @@ class RuleSet:
             if m.name in resolved:
                 return resolved[m.name]
             if m.name in stack:
-                raise self._fail("LOAD_ERR_VALIDATE", f"reference loop in macro '{m.name}'", file, m.line, "macro",
-                                 m.name)
+                raise self._fail(
+                    "LOAD_ERR_VALIDATE", f"reference loop in macro '{m.name}'", file, m.line, "macro", m.name
+                )
 
             def lookup(ref: str) -> Node | None:
                 other = self.macros.get(ref)
                 if other is None or other.index >= m.visibility:
                     return None
-                return resolve_macro(other, stack + (m.name,))
+                return resolve_macro(other, (*stack, m.name))
 
             try:
                 node = self._expand(parsed[m.name], lookup)
             except _Undefined as u:
-                raise self._fail("LOAD_ERR_VALIDATE", f"Undefined macro '{u.name}' used in filter.", file, m.line,
-                                 "macro", m.name) from None
+                raise self._fail(
+                    "LOAD_ERR_VALIDATE", f"Undefined macro '{u.name}' used in filter.", file, m.line, "macro", m.name
+                ) from None
             resolved[m.name] = node
             return node
 
@@ -853,37 +1092,67 @@ class RuleSet:
             if isinstance(fields, str):
                 comp = comps if isinstance(comps, str) else "in"
                 if comp not in ("in", "pmatch", "intersects") and not re.fullmatch(r"\S+ (oneof|anyof|allof)", comp):
-                    raise self._fail("LOAD_ERR_VALIDATE",
-                                     f"'{comp}' is not a supported comparison operator for a single field exception",
-                                     file, r.line, "exception", ename)
+                    raise self._fail(
+                        "LOAD_ERR_VALIDATE",
+                        f"'{comp}' is not a supported comparison operator for a single field exception",
+                        file,
+                        r.line,
+                        "exception",
+                        ename,
+                    )
                 self._check_exception_field(fields, schema, file, r, ename)
                 if not values:
                     continue
                 rendered = []
                 for v in values:
                     if not isinstance(v, str):
-                        raise self._fail("LOAD_ERR_VALIDATE", "Expected values array to contain a list of strings",
-                                         file, r.line, "exception", ename)
+                        raise self._fail(
+                            "LOAD_ERR_VALIDATE",
+                            "Expected values array to contain a list of strings",
+                            file,
+                            r.line,
+                            "exception",
+                            ename,
+                        )
                     rendered.append(_quote_value(v))
                 cond += f" and not {fields} {comp} ({', '.join(rendered)})"
                 continue
             if not isinstance(fields, list):
-                raise self._fail("LOAD_ERR_VALIDATE", "Rule exception fields must be a string or a sequence", file,
-                                 r.line, "exception", ename)
+                raise self._fail(
+                    "LOAD_ERR_VALIDATE",
+                    "Rule exception fields must be a string or a sequence",
+                    file,
+                    r.line,
+                    "exception",
+                    ename,
+                )
             if comps is None:
                 comps = ["="] * len(fields)
             if not isinstance(comps, list):
-                raise self._fail("LOAD_ERR_VALIDATE", "Rule exception comps must be a sequence", file, r.line,
-                                 "exception", ename)
+                raise self._fail(
+                    "LOAD_ERR_VALIDATE", "Rule exception comps must be a sequence", file, r.line, "exception", ename
+                )
             if len(comps) != len(fields):
-                raise self._fail("LOAD_ERR_VALIDATE", "Fields and comps lists must have equal length", file, r.line,
-                                 "exception", ename)
+                raise self._fail(
+                    "LOAD_ERR_VALIDATE",
+                    "Fields and comps lists must have equal length",
+                    file,
+                    r.line,
+                    "exception",
+                    ename,
+                )
             for c in comps:
                 if c not in _EXCEPTION_COMPS and not (
                     isinstance(c, str) and re.fullmatch(r"\S+ (oneof|anyof|allof)", c)
                 ):
-                    raise self._fail("LOAD_ERR_VALIDATE", f"'{c}' is not a supported comparison operator", file,
-                                     r.line, "exception", ename)
+                    raise self._fail(
+                        "LOAD_ERR_VALIDATE",
+                        f"'{c}' is not a supported comparison operator",
+                        file,
+                        r.line,
+                        "exception",
+                        ename,
+                    )
             for f in fields:
                 self._check_exception_field(f, schema, file, r, ename)
             if not values:
@@ -891,8 +1160,14 @@ class RuleSet:
             tuples = []
             for tup in values:
                 if not isinstance(tup, list) or len(tup) != len(fields):
-                    raise self._fail("LOAD_ERR_VALIDATE", "Fields and values lists must have equal length", file,
-                                     r.line, "exception", ename)
+                    raise self._fail(
+                        "LOAD_ERR_VALIDATE",
+                        "Fields and values lists must have equal length",
+                        file,
+                        r.line,
+                        "exception",
+                        ename,
+                    )
                 parts = []
                 for f, c, v in zip(fields, comps, tup, strict=True):
                     listy = c in ("in", "intersects", "pmatch") or " " in c
@@ -909,13 +1184,18 @@ class RuleSet:
 
     def _check_exception_field(self, f: Any, schema: Schema, file: str, r: _Item, ename: str) -> None:
         if not isinstance(f, str):
-            raise self._fail("LOAD_ERR_VALIDATE", "Rule exception fields must be strings", file, r.line, "exception", ename)
+            raise self._fail(
+                "LOAD_ERR_VALIDATE", "Rule exception fields must be strings", file, r.line, "exception", ename
+            )
         name = f.split("[", 1)[0]
         if not schema.lax and not schema.knows(name):
-            raise self._fail("LOAD_ERR_VALIDATE", f"'{f}' is not a supported filter field", file, r.line, "exception",
-                             ename)
+            raise self._fail(
+                "LOAD_ERR_VALIDATE", f"'{f}' is not a supported filter field", file, r.line, "exception", ename
+            )
 
-    def _compile_rule(self, r: _Item, lists: list[tuple[str, list[str]]], lookup: Any, file: str) -> CompiledRule | None:
+    def _compile_rule(
+        self, r: _Item, lists: list[tuple[str, list[str]]], lookup: Any, file: str
+    ) -> CompiledRule | None:
         d = r.data
         schema = self.schemas.get(d["source"])
         if schema is None:
@@ -930,8 +1210,9 @@ class RuleSet:
         try:
             ast = self._expand(ast, lookup)
         except _Undefined as u:
-            raise self._fail("LOAD_ERR_VALIDATE", f"Undefined macro '{u.name}' used in filter.", file, r.line, "rule",
-                             r.name) from None
+            raise self._fail(
+                "LOAD_ERR_VALIDATE", f"Undefined macro '{u.name}' used in filter.", file, r.line, "rule", r.name
+            ) from None
         key = (schema.source, ast)
         pred = self._pred_cache.get(key)
         if pred is None:
@@ -939,7 +1220,9 @@ class RuleSet:
             try:
                 pred = comp.compile(ast)
             except CompileError as e:
-                if d.get("skip-if-unknown-filter") and ("nonexistent field" in str(e) or "unknown event type" in str(e)):
+                if d.get("skip-if-unknown-filter") and (
+                    "nonexistent field" in str(e) or "unknown event type" in str(e)
+                ):
                     self._warn("LOAD_UNKNOWN_FILTER", f"{e}; rule skipped (skip-if-unknown-filter)", r)
                     return None
                 raise self._fail("LOAD_ERR_COMPILE_CONDITION", str(e), file, r.line, "rule", r.name) from e
@@ -960,7 +1243,11 @@ class RuleSet:
 
         dispatch = tuple(required_values(ast, f) for f in DISPATCH_FIELDS.get(schema.source, ()))
         if schema.source == "syscall" and dispatch and dispatch[0] is None and d.get("warn_evttypes", True):
-            self._warn("LOAD_NO_EVTTYPE", "Rule matches too many evt.type values. This has a significant performance penalty.", r)
+            self._warn(
+                "LOAD_NO_EVTTYPE",
+                "Rule matches too many evt.type values. This has a significant performance penalty.",
+                r,
+            )
         return CompiledRule(
             name=r.name,
             desc=d["desc"],
@@ -983,12 +1270,22 @@ class RuleSet:
         for n in walk(ast):
             if not isinstance(n, Check) or not isinstance(n.lhs, FieldRef):
                 continue
-            if not n.lhs.name.startswith(("ka.", "jevt.")) or n.op not in ("=", "==", "!=", "in", "intersects", "pmatch"):
+            if not n.lhs.name.startswith(("ka.", "jevt.")) or n.op not in (
+                "=",
+                "==",
+                "!=",
+                "in",
+                "intersects",
+                "pmatch",
+            ):
                 continue
             vals = n.rhs.items if isinstance(n.rhs, ListValue) else (n.rhs,) if isinstance(n.rhs, Literal) else ()
             if any(isinstance(v, Literal) and v.text == "<NA>" for v in vals):
-                self._warn("LOAD_UNSAFE_NA_CHECK",
-                           "This rule contains a comparison with '<NA>' which is unsafe; use 'exists' instead", r)
+                self._warn(
+                    "LOAD_UNSAFE_NA_CHECK",
+                    "This rule contains a comparison with '<NA>' which is unsafe; use 'exists' instead",
+                    r,
+                )
 
 
 class _Undefined(Exception):

@@ -21,8 +21,14 @@ class OutputError(Exception):
     """An output template does not compile."""
 
 
-_DEPRECATED_OUTPUT_FIELDS = ("evt.dir", "evt.latency", "evt.latency.s", "evt.latency.ns", "evt.latency.human",
-                             "evt.wait_latency")
+_DEPRECATED_OUTPUT_FIELDS = (
+    "evt.dir",
+    "evt.latency",
+    "evt.latency.s",
+    "evt.latency.ns",
+    "evt.latency.human",
+    "evt.wait_latency",
+)
 
 
 def render_value(v: Any) -> str:
@@ -65,7 +71,7 @@ class OutputFormat:
             width = int(s[i + 1 : j]) if j > i + 1 else 0
             parsed = parse_operand(s, j)
             if parsed is None:
-                raise OutputError(f"unknown filter: {s[j:j + 30]}")
+                raise OutputError(f"unknown filter: {s[j : j + 30]}")
             operand, end = parsed
             operand, end = self._fit(operand, s, j, end, schema)
             if lit:
@@ -81,8 +87,9 @@ class OutputFormat:
         if lit:
             self.parts.append("".join(lit))
 
-    def _fit(self, operand: FieldRef | Transform, s: str, j: int, end: int,
-             schema: Schema) -> tuple[FieldRef | Transform, int]:
+    def _fit(
+        self, operand: FieldRef | Transform, s: str, j: int, end: int, schema: Schema
+    ) -> tuple[FieldRef | Transform, int]:
         """Shrink a field token to the longest prefix the schema knows (``%proc.name.`` etc.)."""
         if isinstance(operand, Transform):
             self._validate(operand, schema)
@@ -95,7 +102,7 @@ class OutputFormat:
                     return operand, end
                 return FieldRef(name), j + len(name)
             except UnknownField as e:
-                if "." not in name or name.count(".") < 2 and name != operand.name:
+                if "." not in name or (name.count(".") < 2 and name != operand.name):
                     raise OutputError(f"unknown filter: {operand.key}") from e
                 cut = name.rsplit(".", 1)[0]
                 if "." not in cut:

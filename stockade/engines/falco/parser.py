@@ -295,10 +295,8 @@ class _Parser:
                 self.i += len(op)
                 self.last = op
                 self.blanks()
-                rhs = self.parse_rhs_transform()
-                if rhs is None:
-                    rhs = self.parse_list_value()
-                return Check(lhs, op, rhs)
+                tr = self.parse_rhs_transform()
+                return Check(lhs, op, tr if tr is not None else self.parse_list_value())
         raise self.error(f"expected a valid check operator after '{self.last}'")
 
     def op_boundary(self, op: str, paren_ok: bool = False) -> bool:
@@ -408,7 +406,7 @@ class _Parser:
             e = raw[k + 1] if k + 1 < n else ""
             if e == q:
                 out.append(q)
-            elif e in ("\"", "'"):
+            elif e in ('"', "'"):
                 raise self.error(f"invalid escape sequence '\\{e}' in string")
             elif e == "\\":
                 out.append("\\")

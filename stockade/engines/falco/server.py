@@ -44,7 +44,7 @@ class AuditWebhook:
         class Handler(BaseHTTPRequestHandler):
             server_version = "stockade-runtime"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _reply(self, code: int, body: dict[str, Any]) -> None:
@@ -55,13 +55,13 @@ class AuditWebhook:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+            def do_GET(self) -> None:
                 if self.path.rstrip("/") in ("/healthz", ""):
                     self._reply(200, {"status": "ok", "events": outer.received})
                 else:
                     self._reply(404, {"error": "not found"})
 
-            def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+            def do_POST(self) -> None:
                 try:
                     length = int(self.headers.get("Content-Length", "0"))
                 except ValueError:

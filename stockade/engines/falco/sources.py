@@ -72,7 +72,7 @@ def read_lines(lines: Iterable[str], factory: EventFactory, name: str, stats: Re
         try:
             doc = json.loads(line)
         except ValueError as e:
-            stats.note(f"{name}:{i}", f"not JSON ({e.msg})")
+            stats.note(f"{name}:{i}", f"not JSON ({getattr(e, 'msg', e)})")
             continue
         try:
             for ev in factory.make(doc):
