@@ -112,7 +112,7 @@ class Analyzer:
     def __init__(self, world: World) -> None:
         self.world = world
         self.options = world.options
-        self._selecting: dict[tuple[int, Direction], list[NetworkPolicy]] = {}
+        self._selecting: dict[tuple[str, frozenset[tuple[str, str]], Direction], list[NetworkPolicy]] = {}
         self._admin = world.admin_policies
         self._baseline = world.baseline_policies
         self._ns_match: dict[Selector, frozenset[str]] = {}
@@ -159,7 +159,8 @@ class Analyzer:
 
     def selecting(self, pod: Pod, direction: Direction) -> list[NetworkPolicy]:
         """NetworkPolicies that select ``pod`` and cover ``direction`` (they isolate it)."""
-        key = (id(pod), direction)
+        # Selection depends on the namespace and labels only, so pods with equal labels share it.
+        key = (pod.namespace, frozenset(pod.labels.items()), direction)
         found = self._selecting.get(key)
         if found is None:
             found = [

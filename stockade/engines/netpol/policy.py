@@ -371,7 +371,8 @@ def _tier_ports(rule: Mapping[str, Any], where: str) -> tuple[PortMatch, ...] | 
                 out.extend(PortMatch(proto, name=named) for proto in PROTOCOLS)
             else:
                 raise PolicyError(f"{at}: needs portNumber, portRange or namedPort")
-        return tuple(out)
+        # An empty list says no more than an absent one: every port.
+        return tuple(out) or None
     protocols = rule.get("protocols", rule.get("match"))
     if protocols is None:
         return None
@@ -403,7 +404,7 @@ def _tier_ports(rule: Mapping[str, Any], where: str) -> tuple[PortMatch, ...] | 
                     lo = _port_number(rng.get("start"), f"{at}.{key}.destinationPort.range.start")
                     hi = _port_number(rng.get("end"), f"{at}.{key}.destinationPort.range.end")
                     out.append(PortMatch(proto, lo, hi))
-    return tuple(out)
+    return tuple(out) or None
 
 
 def _tier_peer(raw: Any, where: str) -> TierPeer:
