@@ -71,56 +71,111 @@ def load_paths(paths: Iterable[str], *, render_kustomize: bool = True, stdin: An
 
 def _load_dir(result: LoadResult, root: Path, render_kustomize: bool) -> None:
     kubectl = shutil.which("kubectl") if render_kustomize else None
-    files: list[Path] = []
+    walk: list[tuple[Path, list[str], list[str]]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
         here = Path(dirpath)
-        kfile = next((f for f in KUSTOMIZATION_FILES if f in filenames), None)
-        if kfile and kubectl:
-            if _render_kustomize(result, here, kubectl):
-                dirnames[:] = []  # the rendered output covers the whole tree below
-                continue
-        elif kfile and render_kustomize:
-            result.notes.append(
-                f"{here}: kustomization not rendered (kubectl not found); its files were scanned one by one"
-            )
         if "Chart.yaml" in filenames and "templates" in dirnames:
             dirnames.remove("templates")
             result.notes.append(
                 f"{here}: Helm chart templates not scanned; render them with `helm template` and scan the output"
             )
-        files.extend(here / name for name in sorted(filenames) if name.endswith(MANIFEST_SUFFIXES))
-    _load_files(result, files)
+        walk.append((here, list(dirnames), sorted(filenames)))
+    kdirs = [here for here, _, names in walk if any(f in names for f in KUSTOMIZATION_FILES)]
+    rendered: dict[Path, bytes] = {}
+    if kubectl:
+        rendered = _render_all(result, kdirs, kubectl)
+    elif render_kustomize:
+        result.notes.extend(
+            f"{d}: kustomization not rendered (kubectl not found); its files were scanned one by one" for d in kdirs
+        )
+    files: list[Path] = []
+    covered = sorted(rendered)
+    for here, _, names in walk:
+        if here in rendered:
+            files.append(here)  # placeholder: the rendered output goes where the directory was
+        elif not any(_is_under(here, top) for top in covered):
+            files.extend(here / name for name in names if name.endswith(MANIFEST_SUFFIXES))
+    _load_files(result, files, rendered)
+
+
+def _is_under(path: Path, top: Path) -> bool:
+    return path != top and top in path.parents
+
+
+def _render_all(result: LoadResult, kdirs: list[Path], kubectl: str) -> dict[Path, bytes]:
+    """Render the top-most kustomizations, in parallel; where one fails, try the ones below it."""
+    import concurrent.futures
+
+    pending = set(kdirs)
+    rendered: dict[Path, bytes] = {}
+    frontier = [d for d in kdirs if not any(_is_under(d, other) for other in kdirs)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1)) as pool:
+        while frontier:
+            outcomes = list(pool.map(lambda d: (d, _run_kustomize(d, kubectl)), frontier))
+            pending.difference_update(frontier)
+            failed: list[Path] = []
+            for directory, (output, problem) in outcomes:
+                if output is not None:
+                    rendered[directory] = output
+                else:
+                    # Often a remote base this offline machine cannot fetch: scanning the files still helps.
+                    result.notes.append(
+                        f"{directory}: kubectl kustomize failed ({problem}); its files were scanned one by one"
+                    )
+                    failed.append(directory)
+            below = [d for d in pending if any(_is_under(d, f) for f in failed)]
+            frontier = sorted(d for d in below if not any(_is_under(d, other) for other in below))
+    return rendered
+
+
+def _run_kustomize(directory: Path, kubectl: str) -> tuple[bytes | None, str]:
+    try:
+        proc = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, str(e)
+    if proc.returncode != 0:
+        return None, " ".join(proc.stderr.decode("utf-8", "replace").split())[:300]
+    return proc.stdout, ""
 
 
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 """Below this much input a second process costs more than it saves."""
 
 
-def _load_files(result: LoadResult, files: list[Path]) -> None:
-    """Load files, in two processes when there is enough input to gain from it."""
+def _load_files(result: LoadResult, files: list[Path], rendered: dict[Path, bytes] | None = None) -> None:
+    """Load files (and rendered kustomize output, listed by its directory), in several processes
+    when there is enough input to gain from it; results are merged in input order."""
+    rendered = rendered or {}
+    plain = [f for f in files if f not in rendered]
     workers = min(os.cpu_count() or 1, 4)
     total = 0
-    for f in files:
+    for f in plain:
         with contextlib.suppress(OSError):
             total += f.stat().st_size
-    if workers < 2 or total < PARALLEL_MIN_BYTES or len(files) < 2 * workers:
-        for f in files:
-            _load_file(result, f)
-        return
-    import concurrent.futures
-    import multiprocessing
-
-    # Interleave by size so each process gets a similar share of the bytes.
-    ordered = sorted(files, key=lambda f: f.stat().st_size if f.exists() else 0, reverse=True)
-    chunks = [[str(f) for f in ordered[i :: workers * 4]] for i in range(workers * 4)]
-    ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
     parts: dict[str, LoadResult] = {}
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        for part in pool.map(_load_chunk, chunks):
-            for name, sub in part:
-                parts[name] = sub
-    for f in files:  # merge in walk order, so output does not depend on scheduling
+    if workers < 2 or total < PARALLEL_MIN_BYTES or len(plain) < 2 * workers:
+        if not rendered:
+            for f in files:
+                _load_file(result, f)
+            return
+        for name, sub in _load_chunk([str(f) for f in plain]):
+            parts[name] = sub
+    else:
+        import concurrent.futures
+        import multiprocessing
+
+        # Interleave by size so each process gets a similar share of the bytes.
+        ordered = sorted(plain, key=lambda f: f.stat().st_size if f.exists() else 0, reverse=True)
+        chunks = [[str(f) for f in ordered[i :: workers * 4]] for i in range(workers * 4)]
+        ctx = multiprocessing.get_context("fork") if hasattr(os, "fork") else None
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            for part in pool.map(_load_chunk, chunks):
+                parts.update(part)
+    for f in files:
+        if f in rendered:
+            _load_bytes(result, f"{f}/ (kustomize build)", rendered[f])
+            continue
         sub = parts[str(f)]
         result.files += sub.files
         result.errors.extend(sub.errors)
@@ -137,21 +192,6 @@ def _load_chunk(paths: list[str]) -> list[tuple[str, LoadResult]]:
         _load_file(sub, Path(p))
         out.append((p, sub))
     return out
-
-
-def _render_kustomize(result: LoadResult, directory: Path, kubectl: str) -> bool:
-    try:
-        proc = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        result.notes.append(f"{directory}: kubectl kustomize failed ({e}); its files were scanned one by one")
-        return False
-    if proc.returncode != 0:
-        # Often a remote base this offline machine cannot fetch: scanning the files still helps.
-        msg = " ".join(proc.stderr.decode("utf-8", "replace").split())[:300]
-        result.notes.append(f"{directory}: kubectl kustomize failed ({msg}); its files were scanned one by one")
-        return False
-    _load_bytes(result, f"{directory}/ (kustomize build)", proc.stdout)
-    return True
 
 
 def _load_file(result: LoadResult, path: Path) -> None:
