@@ -107,6 +107,8 @@ def _np(rng: random.Random, i: int, namespaces: list[str]) -> dict[str, Any]:
 
 def _tier_peer(rng: random.Random, egress: bool) -> dict[str, Any]:
     roll = rng.random()
+    if roll < 0.04:
+        return {"futurePeerType": {}}  # unknown to this engine: fails closed
     if egress and roll < 0.2:
         return {"networks": [rng.choice(("10.0.0.0/16", "0.0.0.0/0", "172.18.0.2/32"))]}
     if egress and roll < 0.3:
@@ -158,6 +160,28 @@ def _tier(rng: random.Random, i: int, kind: str) -> dict[str, Any]:
     }
 
 
+def _cnp(rng: random.Random, i: int) -> dict[str, Any]:
+    """A ClusterNetworkPolicy (v1beta1 shape) in either tier."""
+    body = _tier(rng, i, "AdminNetworkPolicy")
+    spec = body["spec"]
+    spec["tier"] = rng.choice(("Admin", "Baseline"))
+    for direction in ("ingress", "egress"):
+        for rule in spec.get(direction, []):
+            rule["action"] = {"Allow": "Accept"}.get(rule["action"], rule["action"])
+            ports = rule.pop("ports", None)
+            if ports and "portNumber" in ports[0]:
+                pn = ports[0]["portNumber"]
+                rule["protocols"] = [{pn["protocol"].lower(): {"destinationPort": {"number": pn["port"]}}}]
+            elif ports and "namedPort" in ports[0]:
+                rule["protocols"] = [{"destinationNamedPort": ports[0]["namedPort"]}]
+    return {
+        "apiVersion": "policy.networking.k8s.io/v1beta1",
+        "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": f"cnp{i}"},
+        "spec": spec,
+    }
+
+
 def random_world(seed: int, options: Options, tiers: bool) -> World:
     rng = random.Random(seed)
     namespaces = {f"ns{i}": {"labels": _labels(rng)} for i in range(rng.randint(2, 3))}
@@ -192,6 +216,8 @@ def random_world(seed: int, options: Options, tiers: bool) -> World:
         policies += [_tier(rng, i, "AdminNetworkPolicy") for i in range(rng.randint(1, 3))]
         if rng.random() < 0.7:
             policies.append(_tier(rng, 0, "BaselineAdminNetworkPolicy"))
+        if rng.random() < 0.5:
+            policies.append(_cnp(rng, len(policies)))
     return World.from_spec(nodes=nodes, namespaces=namespaces, pods=pods, policies=policies, options=options)
 
 
