@@ -231,9 +231,7 @@ def main() -> None:
     path = args.keep or os.path.join(tempfile.mkdtemp(prefix="stockade-bench-"), "audit.jsonl")
     t = time.perf_counter()
     size = generate(path, args.events)
-    print(
-        f"generated {args.events:,} events, {size / 1e6:,.0f} MB in {time.perf_counter() - t:.1f}s -> {path}"
-    )
+    print(f"generated {args.events:,} events, {size / 1e6:,.0f} MB in {time.perf_counter() - t:.1f}s -> {path}")
 
     # Full analysis first, so ru_maxrss reflects it and not the request list built below.
     stats = ReadStats()
@@ -244,10 +242,7 @@ def main() -> None:
     result = an.result()
     dt = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"analysis:       {stats.events / dt:>12,.0f} events/s ({dt:.1f}s); "
-        f"peak RSS {rss:,.0f} MB (target < 300)"
-    )
+    print(f"analysis:       {stats.events / dt:>12,.0f} events/s ({dt:.1f}s); peak RSS {rss:,.0f} MB (target < 300)")
     print(
         f"  {len(result['secretReads'])} secret readers, {len(result['podAccess'])} exec targets, "
         f"{len(result['unusualServiceAccountUse'])} unusual SA uses, truncated={result['truncated']}"

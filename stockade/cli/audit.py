@@ -51,15 +51,11 @@ def register(sub: Any) -> None:
     lv.add_argument("-o", "--output", choices=("table", "json"), default="table")
     lv.set_defaults(func=run_level)
 
-    an = asub.add_parser(
-        "analyze", help="analyse audit logs: secrets, exec, RBAC/webhook changes, failures, anomalies"
-    )
+    an = asub.add_parser("analyze", help="analyse audit logs: secrets, exec, RBAC/webhook changes, failures, anomalies")
     an.add_argument("logs", nargs="+", metavar="LOG", help="audit log(s): JSON lines, gzip ok, - for stdin")
     an.add_argument("-o", "--output", choices=("table", "json", "html"), default="table")
     an.add_argument("--out", metavar="FILE", help="write the report to FILE instead of stdout")
-    an.add_argument(
-        "--follow", action="store_true", help="keep reading the last log as it grows; print alerts live"
-    )
+    an.add_argument("--follow", action="store_true", help="keep reading the last log as it grows; print alerts live")
     an.add_argument(
         "--train-until",
         metavar="TIME",
@@ -88,9 +84,7 @@ def register(sub: Any) -> None:
     who.add_argument("--user", help="user name")
     who.add_argument("--serviceaccount", metavar="NS:NAME", help="service account")
     rb.add_argument("logs", nargs="+", metavar="LOG")
-    rb.add_argument(
-        "--name", default="", help="name of the generated roles/bindings (default audit2rbac:<name>)"
-    )
+    rb.add_argument("--name", default="", help="name of the generated roles/bindings (default audit2rbac:<name>)")
     rb.add_argument("--allowed-only", action="store_true", help="learn only from requests that were allowed")
     rb.set_defaults(func=run_rbac)
 
@@ -122,8 +116,10 @@ def run_level(args: argparse.Namespace) -> int:
             )
         if args.path is None and not args.resource:
             raise UsageError("give --resource (resource request) or --path (non-resource request)")
+        # Groups imply user information even without a name (the user object exists).
+        user = args.user if args.user is not None else ("" if args.group else None)
         req = AuditRequest(
-            user=args.user,
+            user=user,
             groups=tuple(args.group),
             verb=args.verb,
             resource_request=args.path is None,
@@ -264,8 +260,7 @@ def _load_teams(path: str) -> dict[str, frozenset[str]]:
     except yaml.YAMLError as e:
         raise InputError(path, f"invalid YAML: {e}") from None
     if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, list) and all(isinstance(n, str) for n in v)
-        for k, v in data.items()
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(n, str) for n in v) for k, v in data.items()
     ):
         raise InputError(path, "teams file must map each team group to a list of namespaces")
     return {k: frozenset(v) for k, v in data.items()}

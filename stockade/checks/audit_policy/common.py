@@ -13,9 +13,7 @@ if TYPE_CHECKING:
     from stockade.engines.audit.policy import Policy
     from stockade.loading.objects import K8sObject
 
-AUDITING_DOC = Reference(
-    "Kubernetes: Auditing", "https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/"
-)
+AUDITING_DOC = Reference("Kubernetes: Auditing", "https://kubernetes.io/docs/tasks/debug/debug-cluster/audit/")
 POLICY_API_DOC = Reference(
     "Kubernetes: Audit configuration (v1) Policy",
     "https://kubernetes.io/docs/reference/config-api/apiserver-audit.v1/",
