@@ -235,7 +235,7 @@ class Analyzer:
             and self._node_name(remote) == subject.node
         ):
             return DirectionResult(NODE_EXEMPT)
-        by: list[tuple[str, int]] = []
+        by: list[str] = []
         for pol in policies:
             for rule in pol.rules(direction) or ():
                 if rule.peers is not None and not any(
@@ -243,10 +243,10 @@ class Analyzer:
                 ):
                     continue
                 if self.port_matches(rule.ports, protocol, port, dst):
-                    by.append((pol.ref, rule.index))
+                    by.append(f"{pol.ref}:{direction}[{rule.index}]")
         # Policies form a union, so their order carries no meaning: report them sorted.
         if by:
-            return DirectionResult(ALLOWED, by=tuple(f"{ref}:{direction}[{i}]" for ref, i in sorted(by)))
+            return DirectionResult(ALLOWED, by=tuple(sorted(by)))
         return DirectionResult(DENIED, isolated_by=tuple(sorted({p.ref for p in policies})))
 
     # ------------------------------------------------------------------ admin / baseline tiers
