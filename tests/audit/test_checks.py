@@ -15,6 +15,13 @@ CASES = Path(__file__).parent / "checks"
 EXPECTED: dict[str, set[tuple[str, str, str]]] = {
     "pass.recommended-ml-platform-policy.yaml": set(),
     "pass.gce-style-policy.yaml": set(),
+    "fail.policy-file-in-configmap.yaml": {
+        (
+            "audit-policy.sensitive-request-bodies",
+            'data["audit-policy.yaml"].rules[0].level',
+            "rules[0] records secrets at RequestResponse (e.g. a user: get secrets)",
+        ),
+    },
     "fail.secrets-at-request-response.yaml": {
         (
             "audit-policy.sensitive-request-bodies",
@@ -148,3 +155,8 @@ def test_every_spec_is_well_formed() -> None:
     for s in specs:
         assert s.remediation.endswith("."), s.id
         assert s.references and all(r.url.startswith("https://kubernetes.io/") for r in s.references), s.id
+
+
+def test_configmap_policy_points_at_the_rule_inside_the_value() -> None:
+    _, lines = _findings(CASES / "fail.policy-file-in-configmap.yaml")
+    assert lines[("audit-policy.sensitive-request-bodies", 'data["audit-policy.yaml"].rules[0].level')] == 13

@@ -30,21 +30,21 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
     from stockade.engines.audit.policy import Level
     from stockade.engines.audit.review import catch_all
 
-    for obj, policy in valid_policies(ctx):
+    for fp, policy in valid_policies(ctx):
         i = catch_all(policy)
         if i is None:
             yield ctx.finding(
                 SPEC,
-                obj,
-                "rules",
+                fp.obj,
+                fp.at("rules"),
                 "no catch-all rule",
                 "no rule matches every request; unmatched requests are not recorded",
             )
         elif policy.rules[i].level == Level.NONE:
             yield ctx.finding(
                 SPEC,
-                obj,
-                f"rules[{i}].level",
+                fp.obj,
+                fp.at(f"rules[{i}].level"),
                 "catch-all rule records nothing",
                 f"rules[{i}] matches every remaining request at level None",
             )

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stockade.model import Reference
 
@@ -30,6 +30,15 @@ class FoundPolicy:
     obj: K8sObject
     policy: Policy | None
     error: str = ""
+    prefix: str = ""
+    """Field path of the policy inside ``obj``: ``""`` for a Policy object, ``data["key"]`` for a
+    policy file kept in a ConfigMap."""
+
+    def at(self, path: str) -> str:
+        """The field path of ``path`` (relative to the policy) inside the object."""
+        if not self.prefix:
+            return path
+        return f"{self.prefix}.{path}" if path else self.prefix
 
 
 def is_audit_policy(obj: K8sObject) -> bool:
@@ -56,12 +65,44 @@ def policies(ctx: ScanContext) -> list[FoundPolicy]:
             found.append(FoundPolicy(obj, Policy.from_dict(obj.body, source=source, lines=lines)))
         except InputError as e:
             found.append(FoundPolicy(obj, None, e.reason))
+    for obj in ctx.inventory.kinds("ConfigMap"):
+        data = obj.body.get("data")
+        for key, text in sorted(data.items()) if isinstance(data, Mapping) else ():
+            body = _embedded_policy(text)
+            if body is None:
+                continue
+            prefix = f'data["{key}"]'
+            source = f"{obj.location} ({obj.ref} {prefix})"
+            try:
+                found.append(FoundPolicy(obj, Policy.from_dict(body, source=source), prefix=prefix))
+            except InputError as e:
+                found.append(FoundPolicy(obj, None, e.reason, prefix=prefix))
     ctx.cache["audit_policy.policies"] = found
     return found
 
 
-def valid_policies(ctx: ScanContext) -> Iterator[tuple[K8sObject, Policy]]:
+def valid_policies(ctx: ScanContext) -> Iterator[tuple[FoundPolicy, Policy]]:
     """The policies that parsed."""
     for fp in policies(ctx):
         if fp.policy is not None:
-            yield fp.obj, fp.policy
+            yield fp, fp.policy
+
+
+def _embedded_policy(text: Any) -> Mapping[str, Any] | None:
+    """The audit Policy in a ConfigMap value (a policy file mounted into the API server), if any."""
+    if not isinstance(text, str) or "audit.k8s.io/" not in text or "Policy" not in text:
+        return None
+    import yaml
+
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError:
+        return None
+    for doc in docs:
+        if (
+            isinstance(doc, Mapping)
+            and doc.get("kind") == "Policy"
+            and str(doc.get("apiVersion", "")).startswith("audit.k8s.io/")
+        ):
+            return doc
+    return None

@@ -91,7 +91,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
     from stockade.engines.audit.policy import Level
     from stockade.engines.audit.review import coverage_gaps, describe
 
-    for obj, policy in valid_policies(ctx):
+    for fp, policy in valid_policies(ctx):
         for topic, gaps in coverage_gaps(policy).items():
             spec = _BY_TOPIC[topic]
             for gap in gaps:
@@ -104,8 +104,8 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                     path, why = f"rules[{i}].omitStages", f"rules[{i}] omits every completion stage"
                 yield ctx.finding(
                     spec,
-                    obj,
-                    path,
+                    fp.obj,
+                    fp.at(path),
                     f"{topic} not recorded",
                     f"{describe(gap.example)}: {why}",
                     evidence=(("rule", i), ("topic", topic)),

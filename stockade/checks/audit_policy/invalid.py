@@ -30,4 +30,4 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
         if fp.policy is None:
             where = fp.error.split(":", 1)[0] if fp.error.startswith("rules[") else ""
             path = where.split(".")[0] if where else ""
-            yield ctx.finding(SPEC, fp.obj, path, "audit policy is invalid", fp.error)
+            yield ctx.finding(SPEC, fp.obj, fp.at(path), "audit policy is invalid", fp.error)

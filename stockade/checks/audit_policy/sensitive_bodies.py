@@ -34,7 +34,7 @@ SPEC = CheckSpec(
 def check(ctx: ScanContext) -> Iterator[Finding]:
     from stockade.engines.audit.review import describe, sensitive_logging
 
-    for obj, policy in valid_policies(ctx):
+    for fp, policy in valid_policies(ctx):
         by_rule: dict[int, list[str]] = {}
         examples: dict[int, str] = {}
         for s in sensitive_logging(policy):
@@ -44,8 +44,8 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
             level = policy.rules[i].level.label
             yield ctx.finding(
                 SPEC,
-                obj,
-                f"rules[{i}].level",
+                fp.obj,
+                fp.at(f"rules[{i}].level"),
                 "credentials are written to the audit log",
                 f"rules[{i}] records {', '.join(topics)} at {level} (e.g. {examples[i]})",
                 evidence=(("rule", i), ("level", level), ("resources", tuple(topics))),

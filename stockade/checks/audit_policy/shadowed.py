@@ -30,14 +30,14 @@ SPEC = CheckSpec(
 def check(ctx: ScanContext) -> Iterator[Finding]:
     from stockade.engines.audit.review import shadowing_rules, unreachable_rules
 
-    for obj, policy in valid_policies(ctx):
+    for fp, policy in valid_policies(ctx):
         for i in unreachable_rules(policy):
             by = shadowing_rules(policy, i)
             culprits = ", ".join(f"rules[{j}]" for j in by) if by else "earlier rules"
             yield ctx.finding(
                 SPEC,
-                obj,
-                f"rules[{i}]",
+                fp.obj,
+                fp.at(f"rules[{i}]"),
                 "rule is shadowed by earlier rules",
                 f"rules[{i}] ({policy.rules[i].level.label}) is never reached: "
                 f"every request it matches is decided by {culprits}",

@@ -29,15 +29,15 @@ SPEC = CheckSpec(
 def check(ctx: ScanContext) -> Iterator[Finding]:
     from stockade.engines.audit.review import request_received_recorded
 
-    for obj, policy in valid_policies(ctx):
+    for fp, policy in valid_policies(ctx):
         rules = request_received_recorded(policy)
         if rules:
             listed = ", ".join(f"rules[{i}]" for i in rules[:5]) + (" ..." if len(rules) > 5 else "")
-            path = "omitStages" if "omitStages" in obj.body else ""
+            path = "omitStages" if policy.omit_stages else ""
             yield ctx.finding(
                 SPEC,
-                obj,
-                path,
+                fp.obj,
+                fp.at(path),
                 "RequestReceived stage is recorded",
                 f"not omitted by the policy nor by {listed}",
             )
