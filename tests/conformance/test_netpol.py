@@ -43,7 +43,6 @@ def build_world(case: dict[str, Any], options: Options | None = None) -> World:
     for key, ports in (patch.get("add_pod_ports") or {}).items():
         world["pods"][key].setdefault("ports", []).extend(ports)
     if options is None:
-        settings: dict[str, Any] = {}
         options = Options(**_opts(case))
     return World.from_spec(
         nodes=world.get("nodes"),
