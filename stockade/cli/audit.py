@@ -66,6 +66,12 @@ def register(sub: Any) -> None:
     )
     an.add_argument("--teams", metavar="FILE", help="YAML mapping of team group -> namespaces it owns")
     an.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="configuration file whose 'audit' section sets teams (default: ./stockade.yaml)",
+    )
+    an.add_argument(
         "--burst-threshold",
         type=int,
         default=20,
@@ -266,6 +272,24 @@ def _load_teams(path: str) -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in data.items()}
 
 
+def _config_teams(path: str | None) -> dict[str, frozenset[str]]:
+    """``audit.teams`` of the configuration file (``{team-group: [namespace, ...]}``), if any."""
+    from stockade.cli.scan import load_config
+    from stockade.errors import ConfigError
+
+    config = load_config(path)
+    teams = config.section("audit").get("teams")
+    if teams is None:
+        return {}
+    if not isinstance(teams, dict) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(n, str) for n in v) for k, v in teams.items()
+    ):
+        raise ConfigError(
+            f"{config.source or 'configuration'}: audit.teams must map each team group to a list of namespaces"
+        )
+    return {k: frozenset(v) for k, v in teams.items()}
+
+
 def _live_alert(ev: Any) -> str | None:
     from stockade.engines.audit.analyze import ADMISSION_RESOURCES, POD_ACCESS, RBAC_RESOURCES, WRITE_VERBS
 
@@ -294,7 +318,7 @@ def run_analyze(args: argparse.Namespace) -> int:
 
     if args.follow and "-" in args.logs[:-1]:
         raise UsageError("--follow watches the last log; standard input can only be the last")
-    teams = _load_teams(args.teams) if args.teams else {}
+    teams = _load_teams(args.teams) if args.teams else _config_teams(args.config)
     opts = AnalyzeOptions(burst_threshold=args.burst_threshold, team_namespaces=teams)
     analyzer = Analyzer(opts)
     base: Baseline | None = None

@@ -178,3 +178,22 @@ def test_rbac_for_unknown_identity_exits_1(tmp_path: Path, capsys: pytest.Captur
 def test_rbac_bad_serviceaccount_is_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "rbac", "--serviceaccount", "nocolon", str(_log(tmp_path))]) == 2
     assert "must be NAMESPACE:NAME" in capsys.readouterr().err
+
+
+def test_analyze_reads_teams_from_the_config_audit_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "stockade.yaml"
+    cfg.write_text("audit:\n  teams:\n    team-a: [team-a]\n    team-b: [team-b]\n")
+    log = write_log(
+        tmp_path / "audit.log",
+        [event("alice", "get", "secrets", "team-b", "db", groups=["team-a", "system:authenticated"])],
+    )
+    assert main(["audit", "analyze", str(log), "-o", "json", "-c", str(cfg)]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["crossNamespaceAccess"] == [{"user": "alice", "namespace": "team-b", "count": 1}]
+
+
+def test_analyze_rejects_malformed_teams(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "stockade.yaml"
+    cfg.write_text("audit:\n  teams: [team-a]\n")
+    assert main(["audit", "analyze", str(_log(tmp_path)), "-c", str(cfg)]) == 2
+    assert "audit.teams must map each team group to a list of namespaces" in capsys.readouterr().err
