@@ -308,9 +308,9 @@ class RuleSet:
         return True
 
     def finish(self) -> None:
-        """Add the end-of-load warnings (unused macros and lists)."""
-        if self.errors:
-            return
+        """Kept for callers: unused-item warnings are produced by each compile pass."""
+
+    def _unused_warnings(self) -> None:
         for m in self.macros.values():
             if m.name not in self._used_macros:
                 self._warn("LOAD_UNUSED_MACRO", "Macro not referred to by any other rule/macro", m)
@@ -1020,6 +1020,8 @@ class RuleSet:
         return r
 
     def _compile(self, file: str) -> None:
+        self._used_macros = set()
+        self._used_lists = set()
         lists = self._expanded_lists()
         macros = sorted(self.macros.values(), key=lambda i: i.index)
         parsed: dict[str, Node] = {}
@@ -1066,6 +1068,7 @@ class RuleSet:
             if cr is not None:
                 compiled.append(cr)
         self.compiled = compiled
+        self._unused_warnings()
 
     def _expand(self, node: Node, lookup: Any) -> Node:
         if isinstance(node, MacroRef):

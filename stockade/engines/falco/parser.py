@@ -9,6 +9,7 @@ recognised by prefix in a fixed order (so ``existsand m`` parses, ``containsx`` 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from stockade.engines.falco.ast import (
     And,
@@ -95,9 +96,9 @@ class _Parser:
 
     # -- grammar -----------------------------------------------------------------------
     def parse(self) -> Node:
-        self.blanks()
-        if self.i >= len(self.s):
+        if not self.s:
             raise self.error("filter input string is empty")
+        self.blanks()
         node = self.parse_or()
         self.blanks()
         if self.i < len(self.s):
@@ -115,9 +116,8 @@ class _Parser:
         while True:
             save = self.i
             self.blanks()
-            if self.word("or"):
-                self.blanks()
-                children.append(self.parse_and())
+            if self.peek("or"):
+                children.append(self.parse_after_keyword("or", self.parse_and))
             else:
                 self.i = save
                 break
@@ -129,13 +129,26 @@ class _Parser:
         while True:
             save = self.i
             self.blanks()
-            if self.word("and"):
-                self.blanks()
-                children.append(self.parse_not())
+            if self.peek("and"):
+                children.append(self.parse_after_keyword("and", self.parse_not))
             else:
                 self.i = save
                 break
         return children[0] if len(children) == 1 else And(tuple(children))
+
+    def parse_after_keyword(self, kw: str, operand: Callable[[], Node]) -> Node:
+        """After ``and``/``or``: a blank then an operand, or directly a parenthesised expression.
+
+        As in libsinsp, ``a or(b) and c`` takes only ``(b)`` as the right-hand side, so the
+        trailing ``and c`` is then an unexpected token.
+        """
+        self.i += len(kw)
+        self.last = kw
+        if self.blanks():
+            return operand()
+        if self.peek("("):
+            return self.parse_paren()
+        raise self.error(f"expected blank or '(' after '{kw}'")
 
     def parse_not(self) -> Node:
         negations = 0
