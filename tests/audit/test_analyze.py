@@ -222,3 +222,11 @@ def test_follow_reads_lines_appended_later(tmp_path: Path) -> None:
             break
     t.join()
     assert seen == ["alice", "bob"]
+
+
+def test_blank_and_whitespace_lines_are_skipped(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    log.write_text("\n   \n" + json.dumps(event("alice", "get", "pods", "a", "p")) + "\n\t\n")
+    stats = ReadStats()
+    assert [e.user for e in iter_events([str(log)], stats)] == ["alice"]
+    assert (stats.lines, stats.bad_lines, stats.events) == (4, 0, 1)

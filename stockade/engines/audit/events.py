@@ -319,8 +319,47 @@ def iter_events(
     paths: Iterable[str], stats: ReadStats, follow: bool = False, stop: Callable[[], bool] | None = None
 ) -> Iterator[AuditEvent]:
     """:class:`AuditEvent` for every event in the logs."""
-    for d, size in iter_event_dicts(paths, stats, follow=follow, stop=stop):
-        yield parse_event(d, size)
+    if follow:
+        for d, size in iter_event_dicts(paths, stats, follow=True, stop=stop):
+            yield parse_event(d, size)
+        return
+    # Hot path for whole files: one generator frame per event instead of three.
+    loads = json.loads
+    for path in paths:
+        f = _open(path)
+        n = 0
+        try:
+            for raw in f:
+                n += 1
+                size = len(raw)
+                stats.lines += 1
+                stats.bytes += size
+                if raw.isspace():
+                    continue
+                try:
+                    d = loads(raw)
+                except ValueError:
+                    stats.bad(path, n, "not valid JSON")
+                    continue
+                if d.__class__ is not dict:
+                    stats.bad(path, n, "not a JSON object")
+                    continue
+                if "verb" not in d and "auditID" not in d:
+                    if d.get("kind") == "EventList" and isinstance(d.get("items"), list):
+                        for item in d["items"]:
+                            if isinstance(item, dict):
+                                stats.events += 1
+                                yield parse_event(item, len(json.dumps(item)))
+                        continue
+                    stats.bad(path, n, "not an audit event (no verb/auditID)")
+                    continue
+                stats.events += 1
+                yield parse_event(d, size)
+        except (OSError, EOFError) as e:
+            raise InputError(path, f"cannot read audit log: {e}") from e
+        finally:
+            if f is not sys.stdin.buffer:
+                f.close()
 
 
 _STR_FIELDS = tuple(i for i, f in enumerate(AuditEvent._fields) if f in _STR_NAMES)
