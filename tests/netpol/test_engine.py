@@ -379,3 +379,41 @@ def test_replicas_of_one_workload_are_distinct_pods() -> None:
     template = w.pods["app/api"]
     assert template.is_template is False  # from_spec builds Pods; the inventory builder marks templates
     assert Analyzer(w).check("app/api", "app/api", 80).allowed  # a real pod's own IP: exempt
+
+
+def test_allowed_ports_are_exact_ranges() -> None:
+    w = world(
+        np(
+            "range",
+            {
+                "podSelector": {"matchLabels": {"app": "server"}},
+                "ingress": [{"ports": [{"port": 8000, "endPort": 8100}]}],
+            },
+        ),
+        np(
+            "named",
+            {
+                "podSelector": {"matchLabels": {"app": "server"}},
+                "ingress": [{"ports": [{"port": "statsd", "protocol": "UDP"}]}],
+            },
+        ),
+        np(
+            "egress",
+            {
+                "podSelector": {"matchLabels": {"app": "client"}},
+                "policyTypes": ["Egress"],
+                "egress": [{"ports": [{"port": 8050, "endPort": 9000}, {"protocol": "UDP"}]}],
+            },
+        ),
+    )
+    analyzer = Analyzer(w)
+    assert analyzer.allowed_ports("other/client", "app/server", "TCP") == [(8000, 8100)]
+    assert analyzer.allowed_ports("other/client", "app/server", "UDP") == [(8125, 8125)]
+    assert analyzer.allowed_ports("app/client", "app/server", "TCP") == [(8050, 8100)]
+    assert analyzer.allowed_ports("app/client", "ip:198.51.100.10", "TCP") == [(8050, 9000)]
+    assert analyzer.allowed_ports("app/client", "ip:198.51.100.10", "UDP") == [(1, 65535)]
+    assert analyzer.allowed_ports("app/client", "ip:198.51.100.10", "SCTP") == []
+    # Every atom really is uniform: spot-check each port around the cuts against single checks.
+    for port in (7999, 8000, 8049, 8050, 8100, 8101, 9000, 9001):
+        want = any(lo <= port <= hi for lo, hi in analyzer.allowed_ports("app/client", "app/server", "TCP"))
+        assert analyzer.check("app/client", "app/server", port).allowed == want

@@ -3,12 +3,13 @@
 A pod is sensitive when it carries one of ``netpol.sensitive_labels`` (``key=value`` or ``key``).
 Its egress (all tiers) is tested towards addresses outside the cluster (public probes and the
 edges of every ipBlock of its egress policies) and towards an unlabelled pod in every other
-namespace, on the ports its egress rules name plus 443/TCP and 53/UDP.
+namespace, on every port and protocol (through the port ranges on which the verdict is constant).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from stockade.checks.netpol.common import (
     ANP_DOC,
@@ -22,6 +23,9 @@ from stockade.checks.netpol.common import (
 )
 from stockade.checks.registry import ScanContext, declare, register
 from stockade.model import CheckSpec, Finding, Severity
+
+if TYPE_CHECKING:
+    from stockade.engines.netpol import Analyzer, Endpoint
 
 EXTERNAL = CheckSpec(
     id="netpol.sensitive-egress-external",
@@ -58,21 +62,17 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
     for pod in governed_pods(world, analyzer, st.ignore_namespaces):
         if not st.is_sensitive(pod.labels):
             continue
-        src = Endpoint("pod", pod=pod)
-        policies = analyzer.selecting(pod, "egress")
-        ports: list[tuple[int, str]] = [(443, "TCP"), (53, "UDP")]
-        for pol in policies:
-            for rule in pol.egress or ():
-                for pm in rule.ports or ():
-                    if pm.start is not None and (pm.start, pm.protocol) not in ports:
-                        ports.append((pm.start, pm.protocol))
         where = pod_source(world, pod)
         if where is None:
             continue
         obj, path = where
-        outside = _first_open(
-            analyzer, src, [Endpoint("ip", ip=ip) for ip in external_candidates(cluster, policies)], ports
-        )
+        src = Endpoint("pod", pod=pod)
+        policies = analyzer.selecting(pod, "egress")
+        outside = ""
+        for ip in external_candidates(cluster, policies):
+            outside = _open_egress(analyzer, src, Endpoint("ip", ip=ip))
+            if outside:
+                break
         if outside:
             yield ctx.finding(
                 EXTERNAL,
@@ -83,7 +83,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                 evidence=(("egress", outside),),
             )
         others = [Endpoint("pod", pod=Pod(ns, "*", {})) for ns in world.namespaces if ns != pod.namespace]
-        if others and all(_first_open(analyzer, src, [o], ports) for o in others):
+        if others and all(_open_egress(analyzer, src, o) for o in others):
             yield ctx.finding(
                 ALL_NAMESPACES,
                 obj,
@@ -93,10 +93,15 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
             )
 
 
-def _first_open(analyzer: object, src: object, targets: list[object], ports: list[tuple[int, str]]) -> str:
-    for dst in targets:
-        for port, proto in ports:
-            res = analyzer.direction(src, dst, "egress", proto, port)  # type: ignore[attr-defined]
-            if not res.denies:
-                return f"{dst} {proto}/{port}"
+def _open_egress(analyzer: Analyzer, src: Endpoint, dst: Endpoint) -> str:
+    """The first protocol/port range the source's egress allows towards ``dst`` ("" if none).
+
+    Only the source's side is evaluated: an exfiltration path exists as soon as the sender may
+    send; the receiver is the attacker's, or a probe standing for any pod of a namespace.
+    """
+    for proto in ("TCP", "UDP", "SCTP"):
+        for lo, hi in analyzer.port_atoms(src, dst, proto):
+            if not analyzer.direction(src, dst, "egress", proto, lo).denies:
+                span = str(lo) if lo == hi else f"{lo}-{hi}"
+                return f"{dst} {proto}/{span}"
     return ""

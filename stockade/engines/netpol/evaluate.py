@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from stockade.engines.netpol.model import PROTOCOLS, Endpoint, IPAddress, Pod
@@ -368,6 +369,46 @@ class Analyzer:
         """An endpoint from its text form (see :meth:`World.endpoint`)."""
         return self.world.endpoint(ep) if isinstance(ep, str) else ep
 
+    def port_atoms(self, src: Endpoint | str, dst: Endpoint | str, protocol: str = "TCP") -> list[tuple[int, int]]:
+        """Port intervals on which the verdict between two endpoints cannot change.
+
+        Cuts come from the numeric ports and ranges of every policy that can affect the pair (the
+        source's egress policies, the destination's ingress policies, the admin and baseline
+        tiers) and from the destination pod's container ports (named ports resolve to them).
+        """
+        s = self.resolve(src)
+        d = self.resolve(dst)
+        endport = self.options.endport_supported
+        cuts = {1, 65536}
+        policies: list[NetworkPolicy] = []
+        if (sp := self.governed(s)) is not None:
+            policies += self.selecting(sp, "egress")
+        if (dp := self.governed(d)) is not None:
+            policies += self.selecting(dp, "ingress")
+            for cp in dp.ports:
+                if cp.protocol == protocol:
+                    cuts.update((cp.port, cp.port + 1))
+        for pol in policies:
+            for rules in (pol.ingress or (), pol.egress or ()):
+                for rule in rules:
+                    _port_cuts(rule.ports, protocol, endport, cuts)
+        for tp in self.world.tier_policies:
+            for trule in tp.ingress + tp.egress:
+                _port_cuts(trule.ports, protocol, True, cuts)
+        edges = sorted(c for c in cuts if 1 <= c <= 65536)
+        return [(lo, hi - 1) for lo, hi in pairwise(edges)]
+
+    def allowed_ports(self, src: Endpoint | str, dst: Endpoint | str, protocol: str = "TCP") -> list[tuple[int, int]]:
+        """Every destination port (as merged inclusive ranges) on which the connection is allowed."""
+        out: list[tuple[int, int]] = []
+        for lo, hi in self.port_atoms(src, dst, protocol):
+            if self.check(src, dst, lo, protocol).allowed:
+                if out and out[-1][1] == lo - 1:
+                    out[-1] = (out[-1][0], hi)
+                else:
+                    out.append((lo, hi))
+        return out
+
     def check(self, src: Endpoint | str, dst: Endpoint | str, port: int, protocol: str = "TCP") -> Verdict:
         """Is a connection from ``src`` to ``dst`` on ``protocol``/``port`` allowed, and why."""
         protocol = protocol.upper()
@@ -382,6 +423,14 @@ class Analyzer:
         self_traffic = s.pod is not None and s.pod is d.pod and not s.pod.is_template
         allowed = (self_traffic and self.options.self_exempt) or not (egress.denies or ingress.denies)
         return Verdict(s, d, protocol, port, allowed, egress, ingress, self_traffic)
+
+
+def _port_cuts(ports: Sequence[PortMatch] | None, protocol: str, endport: bool, cuts: set[int]) -> None:
+    for pm in ports or ():
+        if pm.protocol == protocol and pm.name is None and pm.start is not None:
+            end = pm.end if (endport and pm.end is not None) else pm.start
+            cuts.add(pm.start)
+            cuts.add(end + 1)
 
 
 def _tier_rule_ref(pol: TierPolicy, direction: Direction, rule: TierRule) -> str:
