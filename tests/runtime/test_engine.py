@@ -141,7 +141,7 @@ def test_first_match_versus_all_and_min_priority() -> None:
     assert alert.priority == "Notice"
     js = alert.to_json()
     assert set(js) == {"time", "rule", "priority", "output", "output_fields", "source", "tags", "hostname"}
-    assert js["output_fields"] == {"proc.name": None}
+    assert js["output_fields"] == {"evt.time": alert.time_ns, "proc.name": None}
 
 
 def test_lax_source_for_field_events() -> None:
@@ -184,3 +184,20 @@ def test_k8s_fields_extraction() -> None:
     assert ev.get("jevt.rawtime") == "1704164645123456000"
     assert ev.get("ka.impuser.name") is None
     assert K8sAuditEvent({"kind": 0}).get("ka.verb") is None
+
+
+def test_evt_dir_is_deprecated_and_constant() -> None:
+    rs = RuleSet()
+    assert rs.load_items([_rule("evt.type=open and evt.dir = <")])
+    assert [w.code for w in rs.warnings] == ["LOAD_DEPRECATED_ITEM"]
+    ev = FieldsEvent({"evt.type": "open", "evt.dir": ">"}, "syscall", SYSCALL_SCHEMA)
+    assert Engine(rs).match(ev)
+    rs2 = RuleSet()
+    assert rs2.load_items([_rule("evt.type=open and evt.dir = >")])
+    assert not Engine(rs2).match(ev)
+
+
+def test_or_directly_followed_by_paren_takes_only_the_parenthesis() -> None:
+    with pytest.raises(ParseError, match="unexpected token after"):
+        parse("a or(b) and c")
+    assert parse("a or (b) and c") == parse("a or b and c")

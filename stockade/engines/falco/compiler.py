@@ -391,6 +391,7 @@ class Compiler:
         }
         self.consts: dict[Any, str] = {}
         self.warnings: list[str] = []
+        self.deprecations: list[str] = []
 
     def const(self, value: Any) -> str:
         try:
@@ -477,6 +478,17 @@ class Compiler:
         if op == "exists":
             return f"({lhs_src} is not None)"
         rhs = c.rhs
+        if isinstance(c.lhs, FieldRef) and c.lhs.name == "evt.dir" and not self.schema.lax:
+            # Deprecated (libs 0.22): only exit events exist now, so 'evt.dir = <' matches every
+            # event and 'evt.dir = >' none.
+            self.deprecations.append("The 'evt.dir' field is deprecated: it is '<' for every event")
+            vals = rhs.items if isinstance(rhs, ListValue) else (rhs,) if isinstance(rhs, Literal) else ()
+            hit = any(v.text == "<" for v in vals)
+            if op == "!=":
+                hit = not hit
+            elif op not in ("=", "==", "in", "intersects"):
+                hit = bool(_dyn_cmp(op, "<", vals[0].text)) if vals else False
+            return "True" if hit else "False"
         if (
             self.schema.source == "syscall"
             and not self.schema.lax

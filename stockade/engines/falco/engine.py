@@ -142,7 +142,7 @@ class Engine:
                     priority_rank=r.priority,
                     source=r.source,
                     output=r.output.render(g),
-                    output_fields=r.output.values(g),
+                    output_fields={"evt.time": t, **r.output.values(g)},
                     tags=r.tags,
                     time_ns=t,
                     hostname=self.hostname,

@@ -1231,6 +1231,8 @@ class RuleSet:
                 raise self._fail("LOAD_ERR_COMPILE_CONDITION", str(e), file, r.line, "rule", r.name) from e
             for w in comp.warnings:
                 self._warn("LOAD_COMPILE_CONDITION", w, r)
+            for w in comp.deprecations:
+                self._warn("LOAD_DEPRECATED_ITEM", w, r)
             self._pred_cache[key] = pred
             self._na_warnings(ast, r)
         try:
