@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from stockade.engines.audit.rbacgen import Permission, Subject, generate, parse_subject, permissions_of
+from stockade.engines.audit.rbacgen import Permission, Subject, generate, parse_subject, permissions_of, verify
 from stockade.engines.rbac import Attributes, Authorizer, UserInfo
 from tests.audit.helpers import event, parsed
 
@@ -85,7 +85,8 @@ def test_permissions_learned_from_the_log(learned: tuple[list[Permission], Autho
     assert Permission("team-a", "", "pods", "create", "") in perms  # create is never name-bound
     assert Permission("team-a", "", "pods/exec", "create", "trainer-0") in perms
     assert Permission("team-a", "", "secrets", "get", "denied-one") in perms  # tried: it needs it
-    assert not any(p.namespace == "team-b" for p in perms)  # impersonated request not learned
+    assert not any(p.namespace == "team-b" for p in perms)  # made as bob: bob's permission, not ours
+    assert Permission("", "", "users", "impersonate", "bob") in perms  # what impersonating bob needs
     assert not any(p.verb == "delete" for p in perms)  # alice's request not learned
     assert Permission("", "", "", "get", url="/metrics") in perms
 
@@ -154,3 +155,32 @@ def test_user_subject_binds_as_user() -> None:
 def test_subject_flags_are_validated(user: str | None, sa: str | None) -> None:
     with pytest.raises(ValueError):
         parse_subject(user, sa)
+
+
+def test_requests_made_as_the_subject_through_impersonation_are_learned() -> None:
+    subject = parse_subject("bob", None)
+    log = [
+        event("alice", "get", "pods", "team-b", "x", impersonatedUser={"username": "bob"}),
+        event("bob", "list", "configmaps", "team-b"),
+        event(
+            "bob", "get", "secrets", "team-b", "s", impersonatedUser={"username": "system:serviceaccount:ml:trainer"}
+        ),
+    ]
+    perms = permissions_of(parsed(*log), subject)
+    assert perms == [
+        Permission("ml", "", "serviceaccounts", "impersonate", "trainer"),
+        Permission("team-b", "", "configmaps", "list", ""),
+        Permission("team-b", "", "pods", "get", "x"),
+    ]
+    docs = generate(perms, subject)
+    assert verify(docs, perms, subject) == []
+    authz = Authorizer.from_objects(docs, bootstrap=False)
+    assert authz.allows(UserInfo("bob"), Attributes("impersonate", "ml", resource="serviceaccounts", name="trainer"))
+    assert not authz.allows(UserInfo("bob"), Attributes("get", "team-b", resource="secrets", name="s"))
+
+
+def test_verify_reports_what_the_manifests_miss() -> None:
+    subject = parse_subject("bob", None)
+    perms = [Permission("a", "", "pods", "get", "p"), Permission("a", "", "pods", "delete", "p")]
+    docs = generate(perms[:1], subject)
+    assert verify(docs, perms, subject) == [perms[1]]

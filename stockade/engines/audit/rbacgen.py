@@ -60,22 +60,59 @@ class Permission:
 
 
 def permissions_of(events: Iterable[AuditEvent], subject: Subject, include_denied: bool = True) -> list[Permission]:
-    """Every distinct permission the subject's requests needed (denied requests too by default:
-    the identity tried them; pass ``include_denied=False`` to learn only what it was allowed)."""
+    """Every distinct permission the subject's requests needed.
+
+    Requests made *as* the subject through impersonation count as the subject's (the API server
+    authorizes them as the impersonated identity); requests the subject made while impersonating
+    someone else need only the ``impersonate`` permission on that user or service account.
+    Denied requests count by default (the identity tried them: it needs them); pass
+    ``include_denied=False`` to learn only what it was allowed.
+    """
     user = subject.username
     seen: set[Permission] = set()
     for ev in events:
-        if ev.user != user or ev.stage not in _FINAL or ev.impersonated_user:
+        if ev.stage not in _FINAL:
+            continue
+        acting = ev.impersonated_user or ev.user
+        if acting != user and ev.user != user:
             continue
         if not include_denied and ev.code in (401, 403):
+            continue
+        if acting != user:
+            # The subject impersonated someone: that is the only permission this request needs.
+            seen.add(_impersonation(ev.impersonated_user))
             continue
         if ev.resource_request:
             name = "" if ev.verb == "create" and not ev.subresource else ev.name
             seen.add(Permission(ev.namespace, ev.api_group, ev.combined_resource, ev.verb, name))
         else:
-            verb = ev.verb
-            seen.add(Permission("", "", "", verb, url=ev.request_uri.split("?", 1)[0]))
+            seen.add(Permission("", "", "", ev.verb, url=ev.request_uri.split("?", 1)[0]))
     return sorted(seen, key=lambda p: (p.namespace, p.api_group, p.resource, p.verb, p.name, p.url))
+
+
+def _impersonation(target: str) -> Permission:
+    parts = target.split(":")
+    if target.startswith("system:serviceaccount:") and len(parts) == 4:
+        return Permission(parts[2], "", "serviceaccounts", "impersonate", parts[3])
+    return Permission("", "", "users", "impersonate", target)
+
+
+def verify(docs: list[dict[str, Any]], perms: list[Permission], subject: Subject) -> list[Permission]:
+    """Permissions the generated manifests do NOT allow, judged by the RBAC engine (empty = good)."""
+    from stockade.engines.rbac import Attributes, Authorizer, UserInfo
+
+    authz = Authorizer.from_objects(docs, bootstrap=False)
+    who = UserInfo(subject.username)
+    missing = []
+    for p in perms:
+        if p.url:
+            attrs = Attributes(p.verb, non_resource_url=p.url)
+        else:
+            res, _, sub = p.resource.partition("/")
+            attrs = Attributes(p.verb, p.namespace, p.api_group, res, sub, p.name)
+        if not authz.allows(who, attrs):
+            missing.append(p)
+    return missing
 
 
 def _rules(perms: list[Permission]) -> list[dict[str, Any]]:
