@@ -167,3 +167,56 @@ def get_framework(name: str) -> Framework:
     if name not in fws:
         raise UsageError(f"unknown framework {name!r} (expected one of {', '.join(sorted(fws))})")
     return fws[name]
+
+
+def to_json(framework: Framework, results: Sequence[ControlResult]) -> dict[str, object]:
+    """A JSON-ready compliance report: framework, per-status counts and every control with evidence."""
+    counts = {s.value: 0 for s in Status}
+    controls = []
+    for r in results:
+        counts[r.status.value] += 1
+        controls.append(
+            {
+                "id": r.control.id,
+                "title": r.control.title,
+                "status": r.status.value,
+                "reason": r.reason,
+                "checks": [m.check_id for m in r.control.checks],
+                "evidence": [
+                    {
+                        "checkId": f.check_id,
+                        "object": str(f.subject),
+                        "location": str(f.location) if f.location else "",
+                        "path": f.path,
+                        "detail": f.detail or f.message,
+                    }
+                    for f in r.findings
+                ],
+            }
+        )
+    return {
+        "framework": {"id": framework.id, "title": framework.title, "version": framework.version},
+        "summary": counts,
+        "controls": controls,
+    }
+
+
+def render_text(framework: Framework, results: Sequence[ControlResult], max_evidence: int = 3) -> str:
+    """A plain-text compliance report, one line per control plus its first pieces of evidence."""
+    lines = [f"{framework.title} {framework.version}"]
+    width = max((len(r.control.id) for r in results), default=0)
+    for r in results:
+        lines.append(f"  {r.status.value.upper():13} {r.control.id:<{width}}  {r.control.title}")
+        if r.status is not Status.PASS:
+            lines.append(f"  {'':13} {'':<{width}}  ({r.reason})")
+        for f in r.findings[:max_evidence]:
+            where = f" {f.location}" if f.location else ""
+            lines.append(f"  {'':13} {'':<{width}}  - {f.subject}{where} {f.path}: {f.detail or f.message}")
+        if len(r.findings) > max_evidence:
+            lines.append(f"  {'':13} {'':<{width}}  - ... {len(r.findings) - max_evidence} more")
+    counts = {s: sum(1 for r in results if r.status is s) for s in Status}
+    lines.append(
+        f"{counts[Status.PASS]} pass, {counts[Status.FAIL]} fail, {counts[Status.PARTIAL]} partial, "
+        f"{counts[Status.NOT_ASSESSED]} not assessed"
+    )
+    return "\n".join(lines) + "\n"

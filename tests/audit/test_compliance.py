@@ -100,3 +100,17 @@ def test_failures_carry_their_evidence() -> None:
 def test_control_invariants() -> None:
     with pytest.raises(ValueError):
         Control("x", "x", (), Coverage.FULL)
+
+
+def test_reports_render_status_and_evidence() -> None:
+    from stockade.compliance import render_text, to_json
+
+    pss = get_framework("pss")
+    f = _finding("pss.privileged", "spec.template.spec.containers[0].securityContext.privileged", "container app")
+    results = assess(pss, [f], ALL_CHECKS, [], has_pod_specs=True)
+    doc = to_json(pss, results)
+    assert doc["summary"] == {"pass": 17, "fail": 1, "partial": 0, "not-assessed": 0}
+    text = render_text(pss, results)
+    assert "  FAIL          Baseline: Privileged Containers" in text
+    assert "- Deployment/team-a/web spec.template.spec.containers[0].securityContext.privileged: container app" in text
+    assert text.endswith("17 pass, 1 fail, 0 partial, 0 not assessed\n")
