@@ -26,6 +26,9 @@ def test_workload_names_and_kinds() -> None:
     assert workload_kind("team-a", "jupyter-alice") == "notebook"
     assert workload_kind("team-a", "train-worker") == "training"
     assert workload_kind("team-a", "etl") == "other"
+    assert workload_kind("team-a", "jupyter-model-dev") == "notebook"
+    assert workload_kind("team-a", "model-trainer") == "training"
+    assert workload_kind("team-a", "inference-worker") == "model-server"
 
 
 def test_secret_reads_are_listed_per_user_and_failed_reads_are_not() -> None:

@@ -43,16 +43,13 @@ _RS_POD = re.compile(r"^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$")
 _JOB_POD = re.compile(r"^(.+)-[a-z0-9]{5}$")
 _STS_POD = re.compile(r"^(.+)-\d+$")
 
+# Tried in order: specific words first, so "jupyter-model" is a notebook and "model-trainer" training.
 _KIND_HINTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "model-server",
-        ("predictor", "serving", "inference", "triton", "kserve", "vllm", "tgi", "seldon", "model"),
-    ),
     ("notebook", ("notebook", "jupyter", "workbench", "nb-")),
-    (
-        "training",
-        ("train", "pytorchjob", "tfjob", "mpijob", "worker", "master", "launcher", "ray", "finetune"),
-    ),
+    ("model-server", ("predictor", "inference", "serving", "triton", "kserve", "vllm", "tgi", "seldon")),
+    ("training", ("train", "pytorchjob", "tfjob", "mpijob", "xgboostjob", "finetune", "launcher")),
+    ("model-server", ("model", "serve")),
+    ("training", ("worker", "master", "ray")),
 )
 
 
