@@ -63,7 +63,7 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
         (
             "audit-policy.no-catch-all",
             "rules",
-            "no rule matches every request; unmatched requests are not recorded",
+            "requests no rule matches are not recorded (e.g. a user: get pods)",
         ),
         ("audit-policy.pod-exec-not-recorded", "rules", "a user: get pods/proxy: no rule matches"),
         ("audit-policy.workload-changes-not-recorded", "rules", "a user: create pods: no rule matches"),

@@ -3,7 +3,8 @@
 Requests that match no rule are not logged at all (the default level is ``None``). New resources
 (CRDs of a newly installed ML operator, a new API group) are then invisible in the audit log
 until someone remembers to add a rule. A final rule without conditions at ``Metadata`` records
-everything not handled earlier.
+everything not handled earlier. The check is exact: it searches for a request no rule matches
+(rules that together cover every request count as a catch-all) and quotes one.
 """
 
 from __future__ import annotations
@@ -28,19 +29,20 @@ SPEC = CheckSpec(
 @register(SPEC)
 def check(ctx: ScanContext) -> Iterator[Finding]:
     from stockade.engines.audit.policy import Level
-    from stockade.engines.audit.review import catch_all
+    from stockade.engines.audit.review import catch_all, describe, unmatched_request
 
     for fp, policy in valid_policies(ctx):
+        missed = unmatched_request(policy)
         i = catch_all(policy)
-        if i is None:
+        if missed is not None:
             yield ctx.finding(
                 SPEC,
                 fp.obj,
                 fp.at("rules"),
                 "no catch-all rule",
-                "no rule matches every request; unmatched requests are not recorded",
+                f"requests no rule matches are not recorded (e.g. {describe(missed)})",
             )
-        elif policy.rules[i].level == Level.NONE:
+        elif i is not None and policy.rules[i].level == Level.NONE:
             yield ctx.finding(
                 SPEC,
                 fp.obj,

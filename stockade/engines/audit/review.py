@@ -383,6 +383,16 @@ def catch_all(policy: Policy) -> int | None:
     return None
 
 
+def unmatched_request(policy: Policy) -> AuditRequest | None:
+    """A request no rule matches (recorded at level ``None`` by default), or ``None`` if every
+    request matches some rule, even when no single rule is a catch-all."""
+    probe = PolicyRule(Level.METADATA, index=len(policy.rules))
+    extended = Policy(
+        (*policy.rules, probe), policy.omit_stages, policy.omit_managed_fields, wildcard_group=policy.wildcard_group
+    )
+    return find_request(extended, len(policy.rules))
+
+
 def request_received_recorded(policy: Policy) -> list[int]:
     """Reachable rules with a level other than ``None`` that record the ``RequestReceived`` stage."""
     if "RequestReceived" in policy.omit_stages:
