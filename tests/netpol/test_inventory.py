@@ -60,3 +60,12 @@ def test_multi_template_workloads_are_addressed_by_role() -> None:
     assert "serving/fraud-detector:predictor" in w.pods
     v = Analyzer(w).check("platform-gateway/api-gateway", "serving/fraud-detector:predictor", 8080)
     assert v.allowed and v.ingress.by == ("serving/predictor-from-gateway:ingress[0]",)
+
+
+def test_same_name_pod_and_workloads_are_all_kept() -> None:
+    w = load("same-name-pod-and-workloads.yaml")
+    assert sorted(w.pods) == ["data/Deployment/db", "data/StatefulSet/db", "data/db"]
+    analyzer = Analyzer(w)
+    assert analyzer.check("data/Deployment/db", "data/StatefulSet/db", 5432).allowed
+    assert not analyzer.check("data/db", "data/StatefulSet/db", 5432).allowed  # the Pod is app=debug
+    assert analyzer.resolve("data/db").pod is w.pods["data/db"]  # the Pod keeps the short name

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from stockade.engines.netpol.model import ContainerPort, IPAddress, Namespace, Node, Options, Pod
@@ -113,12 +115,20 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
                 pod = Pod(ns, obj.name, _labels(ref.labels), (), node, ports, host, kind=obj.kind, role=ref.role)
                 templates.append((pod, obj, ref.path))
     aliases: dict[str, str] = {}
+    taken = {p.key for p in pods}
+    kept: list[tuple[Pod, K8sObject, str]] = []
     for pod, obj, path in templates:
         real = owned.get((pod.namespace, pod.kind, pod.name))
         if real is not None:
             aliases[pod.key] = real
             aliases[f"{pod.namespace}/{pod.kind}/{pod.name}"] = real
             continue
+        kept.append((pod, obj, path))
+    counts = Counter(p.key for p, _, _ in kept)
+    for pod, obj, path in kept:
+        if pod.key in taken or counts[pod.key] > 1:
+            # Two workloads (or a Pod and a workload) share a name: keep both, keyed by kind.
+            pod = replace(pod, qualified=True)
         pods.append(pod)
         sources[pod.key] = (obj, path)
 

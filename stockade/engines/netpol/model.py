@@ -73,11 +73,14 @@ class Pod:
     host_network: bool = False
     kind: str = "Pod"
     role: str = ""
+    qualified: bool = False
+    """Name the kind in the key (``ns/Kind/name``): another pod or workload has the same name."""
 
     @property
     def key(self) -> str:
         """``namespace/name`` (with ``:role`` for a workload with several pod templates)."""
-        return f"{self.namespace}/{self.name}" + (f":{self.role}" if self.role else "")
+        kind = f"{self.kind}/" if self.qualified else ""
+        return f"{self.namespace}/{kind}{self.name}" + (f":{self.role}" if self.role else "")
 
     @property
     def is_template(self) -> bool:

@@ -145,9 +145,17 @@ class World:
         parts = text.split("/")
         if len(parts) == 3:
             ns, kind, name = parts
-            for p in self.pods_by_ns.get(ns, ()):
-                if p.kind.lower() == kind.lower() and p.name == name:
-                    return Endpoint("pod", pod=p)
+            name, _, role = name.partition(":")
+            found = [
+                p
+                for p in self.pods_by_ns.get(ns, ())
+                if p.kind.lower() == kind.lower() and p.name == name and (not role or p.role == role)
+            ]
+            if len(found) == 1:
+                return Endpoint("pod", pod=found[0])
+            if found:
+                opts = ", ".join(sorted(p.key for p in found))
+                raise EngineError(f"{ref}: ambiguous, several pod templates: {opts}")
         if len(parts) == 2:
             ns, name = parts
             matches = [p for p in self.pods_by_ns.get(ns, ()) if p.name == name]
@@ -155,7 +163,7 @@ class World:
                 return Endpoint("pod", pod=matches[0])
             if matches:
                 opts = ", ".join(sorted(p.key for p in matches))
-                raise EngineError(f"{ref}: ambiguous, several pod templates: {opts}")
+                raise EngineError(f"{ref}: ambiguous, name one of: {opts}")
         if len(parts) not in (2, 3):
             raise EngineError(f"{ref}: expected namespace/name, node/NAME or an IP address")
         raise EngineError(f"{ref}: no pod or workload with that name")
