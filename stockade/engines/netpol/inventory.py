@@ -2,8 +2,9 @@
 
 Pods come from Pod objects and from every pod template the shared loader finds (Deployments,
 StatefulSets, Jobs, ML custom resources ...). A workload whose real pods are also present (a
-cluster dump has both) is represented by its pods only, and its name becomes an alias of one of
-them. Pods that finished (``Succeeded``/``Failed``) hold no IP and are left out.
+cluster dump has both: found through owner references, or a running pod carrying every label of
+the template) is represented by its pods only, and its name becomes an alias of one of them.
+Pods that finished (``Succeeded``/``Failed``) hold no IP and are left out.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
     taken = {p.key for p in pods}
     kept: list[tuple[Pod, K8sObject, str]] = []
     for pod, obj, path in templates:
-        real = owned.get((pod.namespace, pod.kind, pod.name))
+        real = owned.get((pod.namespace, pod.kind, pod.name)) or _labelled_like(pod, pods)
         if real is not None:
             aliases[pod.key] = real
             aliases[f"{pod.namespace}/{pod.kind}/{pod.name}"] = real
@@ -148,6 +149,18 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
         ref = f"{o.namespace or 'default'}/{o.name}" if o.kind in NETWORKPOLICY_KINDS else f"{o.kind}/{o.name}"
         world.policy_sources[ref] = o
     return world
+
+
+def _labelled_like(template: Pod, real: list[Pod]) -> str | None:
+    """A running pod that carries every label of a workload template (operators such as KServe or
+    the training operator create pods through intermediate objects a dump may name differently)."""
+    if not template.labels:
+        return None
+    want = template.labels.items()
+    for pod in real:
+        if pod.namespace == template.namespace and want <= pod.labels.items():
+            return pod.key
+    return None
 
 
 def _owner_chain(
