@@ -69,3 +69,13 @@ def test_same_name_pod_and_workloads_are_all_kept() -> None:
     assert analyzer.check("data/Deployment/db", "data/StatefulSet/db", 5432).allowed
     assert not analyzer.check("data/db", "data/StatefulSet/db", 5432).allowed  # the Pod is app=debug
     assert analyzer.resolve("data/db").pod is w.pods["data/db"]  # the Pod keeps the short name
+
+
+def test_operator_created_pod_stands_for_its_custom_resource() -> None:
+    w = load("cluster-dump.kserve-pods.yaml")
+    assert sorted(w.pods) == ["serving/fraud-predictor-00001-deployment-7c9d8-abcde"]
+    assert w.aliases["serving/fraud:predictor"] == "serving/fraud-predictor-00001-deployment-7c9d8-abcde"
+    assert (
+        Analyzer(w).resolve("serving/fraud:predictor").pod
+        is w.pods["serving/fraud-predictor-00001-deployment-7c9d8-abcde"]
+    )
