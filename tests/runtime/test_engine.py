@@ -77,7 +77,8 @@ def test_glob_crosses_slash_and_pmatch_is_componentwise() -> None:
 def test_list_substitution_quirks() -> None:
     assert substitute_list('proc.cmdline = "run sh_list now"', "sh_list", ["zsh"]) == 'proc.cmdline = "run zsh now"'
     # an empty list also drops one neighbouring comma: still a valid list
-    assert substitute_list("x in (a, empty, b)", "empty", []) == "x in (a , b)"
+    assert substitute_list("x in (a, empty, b)", "empty", []) == "x in (a  , b)"
+    assert substitute_list("l", "l", ["a b", "c"]) == '"a b", c '
     assert substitute_list("x in (file_my_list)", "my_list", ["z"]) == "x in (file_my_list)"
 
 
@@ -119,7 +120,8 @@ def test_exceptions_compile_to_not_clauses() -> None:
         exceptions=[{"name": "ok", "fields": ["proc.name", "proc.pname"], "values": [["ls", "bash"]]}],
     )
     assert rs.load_items([r])
-    assert rs.compiled[0].condition == "(evt.type=execve) and not ((proc.name = ls and proc.pname = bash))"
+    # rendered exactly like Falco (note the blank after each opening parenthesis)
+    assert rs.compiled[0].condition == "(evt.type=execve) and not (( proc.name = ls and  proc.pname = bash))"
     eng = Engine(rs)
     assert not eng.match(FieldsEvent({"evt.type": "execve", "proc.name": "ls", "proc.pname": "bash"}, "syscall"))
     assert eng.match(FieldsEvent({"evt.type": "execve", "proc.name": "ls", "proc.pname": "sh"}, "syscall"))

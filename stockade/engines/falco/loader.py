@@ -219,34 +219,28 @@ _LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 
 def substitute_list(text: str, name: str, items: list[str]) -> str:
     """Falco's text substitution of a list name by its items (docs §5), quirks included."""
-    if name not in text:
+    start = text.find(name)
+    if start < 0:
         return text
+    sub = ", ".join(_quote_value(i) for i in items)
     n = len(name)
-    pos = 0
-    rendered = ", ".join(i if (" " not in i or i[:1] in ("'", '"')) else f'"{i}"' for i in items)
-    while True:
-        j = text.find(name, pos)
-        if j < 0:
-            return text
-        end = j + n
-        if (j > 0 and text[j - 1] not in _LIST_DELIMS) or (end < len(text) and text[end] not in _LIST_DELIMS):
-            pos = j + 1
-            continue
-        s, e = j, end
-        while s > 0 and text[s - 1] in _BLANKS:
-            s -= 1
-        while e < len(text) and text[e] in _BLANKS:
-            e += 1
-        if items:
-            repl = f" {rendered} "
-        else:
-            repl = " "
-            if s > 0 and text[s - 1] == ",":
-                s -= 1
-            elif e < len(text) and text[e] == ",":
-                e += 1
-        text = text[:s] + repl + text[e:]
-        pos = s + len(repl)
+    while start >= 0:
+        end = start + n
+        if (start == 0 or text[start - 1] in _LIST_DELIMS) and (end >= len(text) or text[end] in _LIST_DELIMS):
+            while start > 0 and text[start - 1] in _BLANKS:
+                start -= 1
+            while end < len(text) and text[end] in _BLANKS:
+                end += 1
+            if not sub:
+                # an empty list also takes one neighbouring comma with it
+                if start > 0 and text[start - 1] == ",":
+                    start -= 1
+                elif end < len(text) and text[end] == ",":
+                    end += 1
+            text = (text[:start] + " " if start > 0 else "") + sub + " " + text[end:]
+            start += len(sub) + 1
+        start = text.find(name, start + 1)
+    return text
 
 
 class RuleSet:
@@ -982,19 +976,18 @@ class RuleSet:
 
     # -- compiling -------------------------------------------------------------------------
     def _expanded_lists(self) -> list[tuple[str, list[str]]]:
-        ordered = sorted(self.lists.values(), key=lambda i: i.index)
-        done: dict[str, list[str]] = {}
+        # An item naming a list defined before this list's last change is replaced by that
+        # list's own items, one level deep (deeper names are left to the text substitution).
         out: list[tuple[str, list[str]]] = []
-        for li in ordered:
+        for li in sorted(self.lists.values(), key=lambda i: i.index):
             items: list[str] = []
             for it in li.data["items"]:
                 ref = self.lists.get(it)
-                if ref is not None and ref.index < li.visibility and ref is not li:
+                if ref is not None and ref.index < li.visibility:
                     self._used_lists.add(it)
-                    items.extend(done.get(it, ref.data["items"]))
+                    items.extend(ref.data["items"])
                 else:
                     items.append(it)
-            done[li.name] = items
             out.append((li.name, items))
         return out
 
@@ -1031,36 +1024,30 @@ class RuleSet:
                 parsed[m.name] = self._parse(text)
             except ParseError as e:
                 raise self._fail("LOAD_ERR_COMPILE_CONDITION", str(e), file, m.line, "macro", m.name) from e
-        resolved: dict[str, Node] = {}
+        # Like Falco, macros are resolved in definition order and in place: a macro sees the
+        # macros first defined before its last change; one already resolved is substituted
+        # as is, one not yet resolved is expanded with the visibility of the macro at hand.
+        done: set[str] = set()
+        for m in macros:
 
-        def resolve_macro(m: _Item, stack: tuple[str, ...]) -> Node:
-            if m.name in resolved:
-                return resolved[m.name]
-            if m.name in stack:
-                raise self._fail(
-                    "LOAD_ERR_VALIDATE", f"reference loop in macro '{m.name}'", file, m.line, "macro", m.name
-                )
-
-            def lookup(ref: str) -> Node | None:
+            def visible(ref: str, m: _Item = m) -> bool:
                 other = self.macros.get(ref)
-                if other is None or other.index >= m.visibility:
-                    return None
-                return resolve_macro(other, (*stack, m.name))
+                return other is not None and other.index < m.visibility
 
             try:
-                node = self._expand(parsed[m.name], lookup)
+                parsed[m.name] = self._resolve(parsed[m.name], visible, parsed, done, ())
             except _Undefined as u:
                 raise self._fail(
                     "LOAD_ERR_VALIDATE", f"Undefined macro '{u.name}' used in filter.", file, m.line, "macro", m.name
                 ) from None
-            resolved[m.name] = node
-            return node
-
-        for m in macros:
-            resolve_macro(m, ())
+            except _Loop as lp:
+                raise self._fail(
+                    "LOAD_ERR_VALIDATE", f"reference loop in macro '{lp.name}'", file, m.line, "macro", m.name
+                ) from None
+            done.add(m.name)
 
         def rule_lookup(ref: str) -> Node | None:
-            return resolved.get(ref)
+            return parsed.get(ref)
 
         compiled: list[CompiledRule] = []
         for r in sorted(self.rules.values(), key=lambda i: i.index):
@@ -1069,6 +1056,32 @@ class RuleSet:
                 compiled.append(cr)
         self.compiled = compiled
         self._unused_warnings()
+
+    def _resolve(
+        self,
+        node: Node,
+        visible: Any,
+        asts: dict[str, Node],
+        done: set[str],
+        stack: tuple[str, ...],
+    ) -> Node:
+        if isinstance(node, MacroRef):
+            name = node.name
+            if not visible(name):
+                raise _Undefined(name)
+            if name in stack:
+                raise _Loop(name)
+            self._used_macros.add(name)
+            if name in done:
+                return asts[name]
+            return self._resolve(asts[name], visible, asts, done, (*stack, name))
+        if isinstance(node, Not):
+            return Not(self._resolve(node.child, visible, asts, done, stack))
+        if isinstance(node, And):
+            return And(tuple(self._resolve(c, visible, asts, done, stack) for c in node.children))
+        if isinstance(node, Or):
+            return Or(tuple(self._resolve(c, visible, asts, done, stack) for c in node.children))
+        return node
 
     def _expand(self, node: Node, lookup: Any) -> Node:
         if isinstance(node, MacroRef):
@@ -1086,15 +1099,17 @@ class RuleSet:
         return node
 
     def _exception_text(self, r: _Item, schema: Schema, file: str) -> str:
+        """The rule condition with its exceptions appended as text, the way Falco renders them."""
         cond = f"({r.data['condition']})"
         for ex in r.data["exceptions"]:
             ename = ex["name"]
             fields = ex["fields"]
             comps = ex["comps"]
             values = ex["values"]
+            icond = ""
             if isinstance(fields, str):
                 comp = comps if isinstance(comps, str) else "in"
-                if comp not in ("in", "pmatch", "intersects") and not re.fullmatch(r"\S+ (oneof|anyof|allof)", comp):
+                if comp not in ("in", "pmatch", "intersects") and not _is_modifier_comp(comp):
                     raise self._fail(
                         "LOAD_ERR_VALIDATE",
                         f"'{comp}' is not a supported comparison operator for a single field exception",
@@ -1104,9 +1119,6 @@ class RuleSet:
                         ename,
                     )
                 self._check_exception_field(fields, schema, file, r, ename)
-                if not values:
-                    continue
-                rendered = []
                 for v in values:
                     if not isinstance(v, str):
                         raise self._fail(
@@ -1117,72 +1129,74 @@ class RuleSet:
                             "exception",
                             ename,
                         )
-                    rendered.append(_quote_value(v))
-                cond += f" and not {fields} {comp} ({', '.join(rendered)})"
-                continue
-            if not isinstance(fields, list):
-                raise self._fail(
-                    "LOAD_ERR_VALIDATE",
-                    "Rule exception fields must be a string or a sequence",
-                    file,
-                    r.line,
-                    "exception",
-                    ename,
-                )
-            if comps is None:
-                comps = ["="] * len(fields)
-            if not isinstance(comps, list):
-                raise self._fail(
-                    "LOAD_ERR_VALIDATE", "Rule exception comps must be a sequence", file, r.line, "exception", ename
-                )
-            if len(comps) != len(fields):
-                raise self._fail(
-                    "LOAD_ERR_VALIDATE",
-                    "Fields and comps lists must have equal length",
-                    file,
-                    r.line,
-                    "exception",
-                    ename,
-                )
-            for c in comps:
-                if c not in _EXCEPTION_COMPS and not (
-                    isinstance(c, str) and re.fullmatch(r"\S+ (oneof|anyof|allof)", c)
-                ):
+                    icond += f"({fields} {comp} (" if not icond else ", "
+                    icond += _quote_value(v)
+                icond += "))" if icond else ""
+            else:
+                if not isinstance(fields, list):
                     raise self._fail(
                         "LOAD_ERR_VALIDATE",
-                        f"'{c}' is not a supported comparison operator",
+                        "Rule exception fields must be a string or a sequence",
                         file,
                         r.line,
                         "exception",
                         ename,
                     )
-            for f in fields:
-                self._check_exception_field(f, schema, file, r, ename)
-            if not values:
-                continue
-            tuples = []
-            for tup in values:
-                if not isinstance(tup, list) or len(tup) != len(fields):
+                if comps is None:
+                    comps = ["="] * len(fields)
+                if not isinstance(comps, list):
+                    raise self._fail(
+                        "LOAD_ERR_VALIDATE", "Rule exception comps must be a sequence", file, r.line, "exception", ename
+                    )
+                if len(comps) != len(fields):
                     raise self._fail(
                         "LOAD_ERR_VALIDATE",
-                        "Fields and values lists must have equal length",
+                        "Fields and comps lists must have equal length",
                         file,
                         r.line,
                         "exception",
                         ename,
                     )
-                parts = []
-                for f, c, v in zip(fields, comps, tup, strict=True):
-                    listy = c in ("in", "intersects", "pmatch") or " " in c
-                    if isinstance(v, list):
-                        val = "(" + ", ".join(_quote_value(x) for x in v if isinstance(x, str)) + ")"
-                    elif listy and not v.startswith("("):
-                        val = f"({_quote_value(v)})"
-                    else:
-                        val = _quote_value(v)
-                    parts.append(f"{f} {c} {val}")
-                tuples.append("(" + " and ".join(parts) + ")")
-            cond += " and not (" + " or ".join(tuples) + ")"
+                for c in comps:
+                    if not isinstance(c, str) or (c not in _EXCEPTION_COMPS and not _is_modifier_comp(c)):
+                        raise self._fail(
+                            "LOAD_ERR_VALIDATE",
+                            f"'{c}' is not a supported comparison operator",
+                            file,
+                            r.line,
+                            "exception",
+                            ename,
+                        )
+                for f in fields:
+                    self._check_exception_field(f, schema, file, r, ename)
+                icond = "("
+                for tup in values:
+                    if not isinstance(tup, list) or len(tup) != len(fields):
+                        raise self._fail(
+                            "LOAD_ERR_VALIDATE",
+                            "Fields and values lists must have equal length",
+                            file,
+                            r.line,
+                            "exception",
+                            ename,
+                        )
+                    icond += "" if icond == "(" else " or "
+                    icond += "("
+                    for k, (f, c, v) in enumerate(zip(fields, comps, tup, strict=True)):
+                        icond += "" if k == 0 else " and "
+                        if isinstance(v, list):
+                            istr = "(" + ", ".join(_quote_value(x) for x in v if isinstance(x, str)) + ")"
+                        elif c in ("in", "intersects", "pmatch") or _is_modifier_comp(c):
+                            istr = v if v.startswith("(") else f"({v})"
+                        else:
+                            istr = _quote_value(v)
+                        icond += f" {f} {c} {istr}"
+                    icond += ")"
+                icond += ")"
+                if icond == "()":
+                    icond = ""
+            if icond:
+                cond += " and not " + icond
         return cond
 
     def _check_exception_field(self, f: Any, schema: Schema, file: str, r: _Item, ename: str) -> None:
@@ -1205,6 +1219,16 @@ class RuleSet:
             self._warn("LOAD_UNKNOWN_SOURCE", f"Unknown source {d['source']}, skipping", r)
             return None
         text = self._exception_text(r, schema, file) if d["exceptions"] else d["condition"]
+        # Falco validates the output before compiling the condition
+        try:
+            fmt = OutputFormat(d["output"], schema)
+        except OutputError as e:
+            if d.get("skip-if-unknown-filter") and "unknown filter" in str(e):
+                self._warn("LOAD_UNKNOWN_FILTER", str(e), r)
+                return None
+            raise self._fail("LOAD_ERR_COMPILE_OUTPUT", str(e), file, r.line, "rule", r.name) from e
+        for w in fmt.warnings:
+            self._warn("LOAD_DEPRECATED_ITEM", w, r)
         text = self._subst(text, lists)
         try:
             ast = self._parse(text)
@@ -1226,7 +1250,7 @@ class RuleSet:
                 if d.get("skip-if-unknown-filter") and (
                     "nonexistent field" in str(e) or "unknown event type" in str(e)
                 ):
-                    self._warn("LOAD_UNKNOWN_FILTER", f"{e}; rule skipped (skip-if-unknown-filter)", r)
+                    self._warn("LOAD_UNKNOWN_FILTER", str(e), r)
                     return None
                 raise self._fail("LOAD_ERR_COMPILE_CONDITION", str(e), file, r.line, "rule", r.name) from e
             for w in comp.warnings:
@@ -1235,15 +1259,6 @@ class RuleSet:
                 self._warn("LOAD_DEPRECATED_ITEM", w, r)
             self._pred_cache[key] = pred
             self._na_warnings(ast, r)
-        try:
-            fmt = OutputFormat(d["output"], schema)
-        except OutputError as e:
-            if d.get("skip-if-unknown-filter"):
-                self._warn("LOAD_UNKNOWN_FILTER", f"{e}; rule skipped (skip-if-unknown-filter)", r)
-                return None
-            raise self._fail("LOAD_ERR_COMPILE_OUTPUT", str(e), file, r.line, "rule", r.name) from e
-        for w in fmt.warnings:
-            self._warn("LOAD_DEPRECATED_ITEM", w, r)
         from stockade.engines.falco.fields import DISPATCH_FIELDS
 
         dispatch = tuple(required_values(ast, f) for f in DISPATCH_FIELDS.get(schema.source, ()))
@@ -1293,10 +1308,20 @@ class RuleSet:
                 )
 
 
+class _Loop(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 class _Undefined(Exception):
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.name = name
+
+
+def _is_modifier_comp(c: Any) -> bool:
+    return isinstance(c, str) and re.fullmatch(r"\S+ (oneof|anyof|allof)", c) is not None
 
 
 def _quote_value(v: str) -> str:
