@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -417,3 +418,17 @@ def test_allowed_ports_are_exact_ranges() -> None:
     for port in (7999, 8000, 8049, 8050, 8100, 8101, 9000, 9001):
         want = any(lo <= port <= hi for lo, hi in analyzer.allowed_ports("app/client", "app/server", "TCP"))
         assert analyzer.check("app/client", "app/server", port).allowed == want
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"podSelector": {}, "ingress": [{"form": [{"podSelector": {}}]}]}, "spec.ingress[0]: unknown field 'form'"),
+        ({"podSelector": {"matchLabel": {"app": "x"}}}, "spec.podSelector: unknown field 'matchLabel'"),
+        ({"podSelector": {}, "egress": [{"to": [{"namespaceSelectors": {}}]}]}, "spec.egress[0].to[0]: unknown field"),
+        ({"podSelector": {}, "ingress": [{"ports": [{"port": 80, "protocl": "UDP"}]}]}, "unknown field 'protocl'"),
+    ],
+)
+def test_misspelt_fields_are_rejected_not_read_as_match_everything(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(PolicyError, match=re.escape(message)):
+        parse_network_policy(np("typo", spec))

@@ -181,6 +181,13 @@ class TierPolicy:
 # --------------------------------------------------------------------------- NetworkPolicy
 
 
+def _known(raw: Mapping[str, Any], fields: tuple[str, ...], where: str) -> None:
+    """Reject unknown fields, as kubectl's default strict field validation does."""
+    for key in raw:
+        if key not in fields:
+            raise PolicyError(f"{where}: unknown field {str(key)!r}")
+
+
 def _sel(raw: Any, where: str) -> Selector:
     try:
         return Selector.parse(raw, where)
@@ -228,6 +235,7 @@ def _np_ports(raw: Any, where: str) -> tuple[PortMatch, ...] | None:
         entry = entry or {}
         if not isinstance(entry, Mapping):
             raise PolicyError(f"{at}: must be a mapping")
+        _known(entry, ("protocol", "port", "endPort"), at)
         proto = _protocol(entry.get("protocol"), f"{at}.protocol")
         port = entry.get("port")
         end = entry.get("endPort")
@@ -262,6 +270,7 @@ def _np_peers(raw: Any, where: str) -> tuple[Peer, ...] | None:
         at = f"{where}[{i}]"
         if not isinstance(entry, Mapping):
             raise PolicyError(f"{at}: must be a mapping")
+        _known(entry, ("podSelector", "namespaceSelector", "ipBlock"), at)
         has_pod = "podSelector" in entry and entry["podSelector"] is not None
         has_ns = "namespaceSelector" in entry and entry["namespaceSelector"] is not None
         block = entry.get("ipBlock")
@@ -270,6 +279,7 @@ def _np_peers(raw: Any, where: str) -> tuple[Peer, ...] | None:
                 raise PolicyError(f"{at}: ipBlock may not be combined with podSelector or namespaceSelector")
             if not isinstance(block, Mapping):
                 raise PolicyError(f"{at}.ipBlock: must be a mapping")
+            _known(block, ("cidr", "except"), f"{at}.ipBlock")
             cidr = _network(block.get("cidr"), f"{at}.ipBlock.cidr")
             excepts: list[IPNetwork] = []
             for j, ex in enumerate(block.get("except") or []):
@@ -299,6 +309,7 @@ def parse_network_policy(body: Mapping[str, Any], namespace: str | None = None) 
         spec = {}
     if not isinstance(spec, Mapping):
         raise PolicyError("spec: must be a mapping")
+    _known(spec, ("podSelector", "policyTypes", "ingress", "egress"), "spec")
     subject = _sel(spec.get("podSelector"), "spec.podSelector")
     raw_types = spec.get("policyTypes")
     ingress_raw = spec.get("ingress")
@@ -322,6 +333,8 @@ def parse_network_policy(body: Mapping[str, Any], namespace: str | None = None) 
             r = r or {}
             if not isinstance(r, Mapping):
                 raise PolicyError(f"{at}: must be a mapping")
+            # A misspelt `from`/`to` would otherwise read as "every peer".
+            _known(r, (peer_key, "ports"), at)
             out.append(
                 Rule(
                     i,
@@ -408,6 +421,14 @@ def _tier_ports(rule: Mapping[str, Any], where: str) -> tuple[PortMatch, ...] | 
 
 
 def _tier_peer(raw: Any, where: str) -> TierPeer:
+    try:
+        return _tier_peer_strict(raw, where)
+    except PolicyError:
+        # A peer this engine cannot read (an older or newer CRD shape): fail closed, like an unknown type.
+        return TierPeer("unknown")
+
+
+def _tier_peer_strict(raw: Any, where: str) -> TierPeer:
     if not isinstance(raw, Mapping):
         return TierPeer("unknown")
     known = [k for k in ("namespaces", "pods", "nodes", "networks", "domainNames") if k in raw]

@@ -74,6 +74,10 @@ class Selector:
             return EVERYTHING
         if not isinstance(raw, Mapping):
             raise SelectorError(f"{where}: must be a mapping")
+        unknown = sorted(str(k) for k in raw if k not in ("matchLabels", "matchExpressions"))
+        if unknown:
+            # A misspelt key would otherwise leave an empty selector that matches everything.
+            raise SelectorError(f"{where}: unknown field {unknown[0]!r}")
         reqs: list[Requirement] = []
         ml = raw.get("matchLabels")
         if ml is not None:
@@ -89,6 +93,9 @@ class Selector:
                 at = f"{where}.matchExpressions[{i}]"
                 if not isinstance(e, Mapping) or "key" not in e or "operator" not in e:
                     raise SelectorError(f"{at}: needs key and operator")
+                extra = sorted(str(k) for k in e if k not in ("key", "operator", "values"))
+                if extra:
+                    raise SelectorError(f"{at}: unknown field {extra[0]!r}")
                 op = e["operator"]
                 if op not in _OPERATORS:
                     raise SelectorError(f"{at}: unknown operator {op!r}")
