@@ -21,7 +21,7 @@ the oracle the tests compare this module against.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from stockade.engines.netpol.evaluate import Analyzer
@@ -368,7 +368,7 @@ def _compute_rows(ctx: _Ctx, analyzer: Analyzer) -> list[int]:
 
     if not world.tier_policies:
         return [np_eg[s] & np_in[s] for s in range(n)]
-    return _with_tiers(ctx, reps, np_eg, np_in, eg_iso, in_iso, namespaces, pods_in_ns, port_mask)
+    return _with_tiers(ctx, reps, np_eg, np_in, eg_iso, in_iso, port_mask)
 
 
 def _with_tiers(
@@ -378,9 +378,7 @@ def _with_tiers(
     np_in: list[int],
     eg_iso: int,
     in_iso: int,
-    namespaces: object,
-    pods_in_ns: object,
-    port_mask: object,
+    port_mask: Callable[[tuple[PortMatch, ...] | None], int],
 ) -> list[int]:
     """Admin tier, then NetworkPolicy, then baseline, then default allow, per cell."""
     world = ctx.world
@@ -413,8 +411,6 @@ def _with_tiers(
             return ctx.net_bits.get(tuple(p.networks), 0)
         return 0
 
-    pm = port_mask  # typed loosely above to avoid a second closure definition
-
     def walk(tier: str, direction: str, rest: list[int] | None) -> tuple[list[int], list[int], list[int]]:
         """Process a tier: returns per source class (allowed, denied, passed-or-undecided) cells."""
         allow = [0] * n
@@ -438,7 +434,7 @@ def _with_tiers(
                     peers = 0
                     for p in r.peers:
                         peers |= tier_peer_bits(p)
-                    mask = pm(r.ports)  # type: ignore[operator]
+                    mask = port_mask(r.ports)
                 if direction == "egress":
                     cells_for, targets = subj, peers & mask
                 else:
