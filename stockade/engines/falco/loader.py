@@ -204,6 +204,12 @@ class _LineLoader(yaml.BaseLoader):
         super().__init__(stream)
         self.lines: dict[int, int] = {}
 
+    def construct_scalar(self, node: yaml.ScalarNode) -> Any:
+        # yaml-cpp sees a plain empty/~/null scalar as a null node, not as text
+        if node.style is None and node.value in ("", "~", "null", "Null", "NULL"):
+            return None
+        return super().construct_scalar(node)
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         m = super().construct_mapping(node, deep=True)
         self.lines[id(m)] = node.start_mark.line + 1
@@ -405,15 +411,19 @@ class RuleSet:
                 )
             return None
         v = el[key]
-        if v is None or (isinstance(v, str) and v.strip() == "" and required):
+        if v is None:
             raise self._fail("LOAD_ERR_YAML_VALIDATE", f"Mapping for key '{key}' is empty", file, line, itype, iname)
         if not isinstance(v, str):
             raise self._fail("LOAD_ERR_YAML_VALIDATE", "Value is not a scalar value", file, line, itype, iname)
+        if v == "":
+            raise self._fail("LOAD_ERR_YAML_VALIDATE", "Value must be non-empty", file, line, itype, iname)
         return v
 
     def _bool(self, el: dict[str, Any], key: str, file: str, line: int | None, itype: str, iname: str) -> bool | None:
         if key not in el:
             return None
+        if el[key] is None:
+            raise self._fail("LOAD_ERR_YAML_VALIDATE", f"Mapping for key '{key}' is empty", file, line, itype, iname)
         b = _parse_bool(el[key])
         if b is None:
             raise self._fail("LOAD_ERR_YAML_VALIDATE", "Can't decode YAML scalar value", file, line, itype, iname)
@@ -541,7 +551,37 @@ class RuleSet:
         append = self._bool(el, "append", file, line, itype, iname)
         if ov is None:
             return None
-        if append:
+        if not isinstance(ov, dict):
+            raise self._fail("LOAD_ERR_YAML_VALIDATE", "Value is not a map", file, line, itype, iname)
+        ops: dict[str, str] = {}
+        for k, op in ov.items():
+            if op == "append":
+                if k not in can_append:
+                    raise self._fail(
+                        "LOAD_ERR_YAML_VALIDATE",
+                        f"Key '{k}' cannot be appended to, use 'replace' instead",
+                        file,
+                        line,
+                        itype,
+                        iname,
+                    )
+            elif op == "replace":
+                if k not in can_replace:
+                    raise self._fail(
+                        "LOAD_ERR_YAML_VALIDATE", f"Key '{k}' cannot be replaced", file, line, itype, iname
+                    )
+            else:
+                allowed = ("append " if k in can_append else "") + ("replace " if k in can_replace else "")
+                raise self._fail(
+                    "LOAD_ERR_YAML_VALIDATE",
+                    f"Invalid override operation for key '{k}': '{op}'. Allowed values are: {allowed}",
+                    file,
+                    line,
+                    itype,
+                    iname,
+                )
+            ops[k] = op
+        if append and ops:
             raise self._fail(
                 "LOAD_ERR_YAML_VALIDATE",
                 "Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry "
@@ -551,44 +591,24 @@ class RuleSet:
                 itype,
                 iname,
             )
-        if not isinstance(ov, dict):
-            raise self._fail("LOAD_ERR_YAML_VALIDATE", "Value is not a map", file, line, itype, iname)
-        ops: dict[str, str] = {}
-        for k, op in ov.items():
-            if op not in ("append", "replace"):
-                raise self._fail(
-                    "LOAD_ERR_YAML_VALIDATE",
-                    f"Invalid override operation for key '{k}': '{op}'. Allowed values are: append, replace",
-                    file,
-                    line,
-                    itype,
-                    iname,
-                )
-            if op == "append" and k not in can_append:
-                if k in can_replace:
-                    raise self._fail(
-                        "LOAD_ERR_YAML_VALIDATE",
-                        f"Key '{k}' cannot be appended to, use 'replace' instead",
-                        file,
-                        line,
-                        itype,
-                        iname,
-                    )
-                raise self._fail("LOAD_ERR_YAML_VALIDATE", f"Key '{k}' cannot be appended to", file, line, itype, iname)
-            if op == "replace" and k not in can_replace:
-                raise self._fail("LOAD_ERR_YAML_VALIDATE", f"Key '{k}' cannot be replaced", file, line, itype, iname)
-            if k not in el:
-                raise self._fail(
-                    "LOAD_ERR_YAML_VALIDATE",
-                    f"An {op} override for '{k}' was specified but '{k}' is not defined",
-                    file,
-                    line,
-                    itype,
-                    iname,
-                )
-            ops[k] = op
-        for k in set(can_append) | set(can_replace):
-            if k in el and k not in ops:
+        if itype == "rule" and ops:
+            # every overridable key present must be named under override, and vice versa
+            expected = {k for k in (*can_append, *can_replace) if k in el}
+            for op_kind, keys in (("append", can_append), ("replace", can_replace)):
+                for k in keys:
+                    if ops.get(k) != op_kind:
+                        continue
+                    if k not in expected:
+                        raise self._fail(
+                            "LOAD_ERR_YAML_VALIDATE",
+                            f"An {op_kind} override for '{k}' was specified but '{k}' is not defined",
+                            file,
+                            line,
+                            itype,
+                            iname,
+                        )
+                    expected.discard(k)
+            for k in sorted(expected):
                 raise self._fail(
                     "LOAD_ERR_YAML_VALIDATE",
                     f"Unexpected key '{k}': no corresponding entry under 'override' is defined.",
@@ -597,7 +617,7 @@ class RuleSet:
                     itype,
                     iname,
                 )
-        return ops
+        return ops or None
 
     def _next(self) -> int:
         self.counter += 1
@@ -620,14 +640,12 @@ class RuleSet:
         if "items" not in el:
             raise self._fail("LOAD_ERR_YAML_VALIDATE", "Item has no mapping for key 'items'", file, line, "list", name)
         items = el["items"]
-        if items is None or items == "":
-            items = []
         if not isinstance(items, list):
             raise self._fail("LOAD_ERR_YAML_VALIDATE", "Value is not a sequence", file, line, "list", name)
         values: list[str] = []
         for it in items:
             if not isinstance(it, str):
-                raise self._fail("LOAD_ERR_YAML_VALIDATE", "Value is not a scalar value", file, line, "list", name)
+                raise self._fail("LOAD_ERR_YAML_VALIDATE", "sequence value is not scalar", file, line, "list", name)
             values.append(it)
         ops = self._override(el, file, line, "list", name, ("items",), ("items",))
         append = bool(self._bool(el, "append", file, line, "list", name))
@@ -860,7 +878,7 @@ class RuleSet:
         if not core:
             if "enabled" not in el:
                 raise self._fail(
-                    "LOAD_ERR_YAML_VALIDATE", "Item has no mapping for key 'condition'", file, line, "rule", name
+                    "LOAD_ERR_YAML_VALIDATE", "Item has no mapping for key 'enabled'", file, line, "rule", name
                 )
             self._warn(
                 "LOAD_DEPRECATED_ITEM",
@@ -889,12 +907,12 @@ class RuleSet:
         desc = self._scalar(el, "desc", file, line, "rule", name)
         priority = self._priority(el, file, line, name)
         source = self._scalar(el, "source", file, line, "rule", name, required=False)
-        if prev is not None and source is not None and source != prev.data["source"]:
+        # like Falco, a rule without 'source' is a syscall rule, also when redefining one
+        source = source if source is not None else "syscall"
+        if prev is not None and source != prev.data["source"]:
             raise self._fail(
                 "LOAD_ERR_VALIDATE", "Rule has been re-defined with a different source", file, line, "rule", name
             )
-        if source is None:
-            source = prev.data["source"] if prev is not None else "syscall"
         enabled = self._bool(el, "enabled", file, line, "rule", name)
         data = {
             "condition": cond,
