@@ -203,3 +203,141 @@ def test_or_directly_followed_by_paren_takes_only_the_parenthesis() -> None:
     with pytest.raises(ParseError, match="unexpected token after"):
         parse("a or(b) and c")
     assert parse("a or (b) and c") == parse("a or b and c")
+
+
+@pytest.mark.parametrize(
+    ("items", "message"),
+    [
+        (
+            [_rule("evt.type=open"), {"rule": "r", "priority": "INFO", "override": {"priority": "append"}}],
+            "Key 'priority' cannot be appended to, use 'replace' instead",
+        ),
+        (
+            [_rule("evt.type=open"), {"rule": "r", "condition": "and proc.name=x", "override": {"condition": "merge"}}],
+            "Invalid override operation for key 'condition': 'merge'. Allowed values are: append replace ",
+        ),
+        (
+            [
+                _rule("evt.type=open"),
+                {"rule": "r", "condition": "x", "append": "true", "override": {"condition": "append"}},
+            ],
+            "Keys 'override' and 'append: true' cannot be used together",
+        ),
+        (
+            [{"rule": "r", "enabled": "false"}],
+            "Rule has 'enabled' key but no rule by that name already exists",
+        ),
+        (
+            [{"rule": "r", "tags": ["a"]}],
+            "Item has no mapping for key 'enabled'",
+        ),
+        (
+            [_rule("evt.type=open", priority="loud")],
+            "Invalid priority",
+        ),
+        (
+            [{"list": "l", "items": ["a"], "override": {"items": "append"}}],
+            "List uses 'append' or 'override.items: append' but no list by that name already exists",
+        ),
+        (
+            [_rule("evt.type=open"), {"rule": "r", "output": "x", "override": {"condition": "append"}}],
+            "An append override for 'condition' was specified but 'condition' is not defined",
+        ),
+        (
+            [_rule("evt.type=open", output="bad %")],
+            "invalid formatting syntax: formatting cannot end with a %",
+        ),
+        (
+            [_rule("evt.type=open", output="x=%proc.nosuch")],
+            "unknown filter",
+        ),
+        (
+            [_rule("evt.type = open and proc.pid = abc")],
+            "'abc' is not a valid number",
+        ),
+        (
+            [_rule("evt.type = open and proc.name regex '('")],
+            "invalid regex pattern",
+        ),
+        (
+            [{"required_engine_version": "0.99.0"}],
+            "Rules require engine version 0.99.0, but engine version is 0.57.0",
+        ),
+    ],
+)
+def test_load_errors_carry_falco_messages(items: list[dict[str, Any]], message: str) -> None:
+    assert message in _load_error(items)
+
+
+def test_override_replace_and_append_per_key() -> None:
+    rs = RuleSet()
+    items = [
+        _rule("evt.type=open", tags=["a"]),
+        {
+            "rule": "r",
+            "condition": "and proc.name=cat",
+            "priority": "CRITICAL",
+            "tags": ["b"],
+            "enabled": "false",
+            "override": {"condition": "append", "priority": "replace", "tags": "append", "enabled": "replace"},
+        },
+    ]
+    assert rs.load_items(items)
+    r = rs.compiled[0]
+    assert (r.condition, r.priority_name, r.tags, r.enabled) == (
+        "evt.type=open and proc.name=cat",
+        "Critical",
+        ("a", "b"),
+        False,
+    )
+
+
+def test_redefinition_keeps_position_and_rule_order_is_first_definition() -> None:
+    items = [
+        {"rule": "a", "desc": "d", "condition": "evt.type=open", "output": "A", "priority": "INFO"},
+        {"rule": "b", "desc": "d", "condition": "evt.type=open", "output": "B", "priority": "INFO"},
+        {"rule": "a", "desc": "d", "condition": "evt.type=open", "output": "A2", "priority": "INFO"},
+    ]
+    rs = RuleSet()
+    assert rs.load_items(items)
+    alerts = Engine(rs).evaluate(FieldsEvent({"evt.type": "open"}, "syscall", SYSCALL_SCHEMA))
+    assert [(a.rule, a.output) for a in alerts] == [("a", "A2")]
+
+
+def test_yaml_text_keeps_scalars_as_strings_and_reports_lines() -> None:
+    text = (
+        "- list: ports\n  items: [80, on, yes, 1.10]\n"
+        "- rule: r\n  desc: d\n  condition: evt.type=connect and proc.name in (ports)\n  output: o\n  priority: INFO\n"
+        "- rule: bad\n  desc: d\n  condition: evt.type=open and\n  output: o\n  priority: INFO\n"
+    )
+    rs = RuleSet()
+    assert not rs.load_text(text, "t.yaml")
+    assert rs.lists["ports"].data["items"] == ["80", "on", "yes", "1.10"]
+    err = rs.errors[0]
+    assert (err.file, err.line, err.item_type, err.item_name, err.code) == (
+        "t.yaml",
+        8,
+        "rule",
+        "bad",
+        "LOAD_ERR_COMPILE_CONDITION",
+    )
+
+
+def test_k8s_audit_rule_index_skips_rules_that_cannot_match() -> None:
+    rs = RuleSet()
+    items = [
+        _rule("ka.verb=create and ka.target.resource=pods", "k8s_audit"),
+        {
+            "rule": "s",
+            "desc": "d",
+            "condition": "ka.verb in (get, list) and ka.target.resource=secrets",
+            "output": "o",
+            "priority": "INFO",
+            "source": "k8s_audit",
+        },
+    ]
+    assert rs.load_items(items)
+    eng = Engine(rs)
+    ev = K8sAuditEvent({"auditID": "1", "verb": "get", "objectRef": {"resource": "secrets"}})
+    assert [r.name for r in eng.candidates(ev)] == ["s"]
+    assert [r.name for r in eng.match(ev)] == ["s"]
