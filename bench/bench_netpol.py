@@ -31,7 +31,9 @@ from stockade.engines.netpol import Analyzer, ContainerPort, Namespace, Node, Po
 TEAMS = 40
 
 
-def generate(seed: int, n_pods: int, n_ns: int, n_pol: int) -> World:
+def generate(seed: int, n_pods: int, n_namespaces: int, n_pol: int) -> World:
+    """A seeded cluster: ``n_namespaces`` including kube-system (with two CoreDNS pods)."""
+    n_ns = n_namespaces - 1
     rng = random.Random(seed)
     nodes = [Node(f"node-{i}", (ipaddress.ip_address(f"172.20.{i // 250}.{i % 250 + 1}"),)) for i in range(120)]
     namespaces = []
@@ -117,23 +119,15 @@ def generate(seed: int, n_pods: int, n_ns: int, n_pol: int) -> World:
             pol(ns.name, name, {"podSelector": {}, "ingress": [{"from": mon, "ports": [{"port": "metrics"}]}]})
         elif kind == "team":
             team = ns.labels["team"]
-            pol(
-                ns.name,
-                name,
+            team_peers: list[dict[str, Any]] = [
                 {
-                    "podSelector": sel,
-                    "ingress": [
-                        {
-                            "from": [
-                                {
-                                    "namespaceSelector": {"matchLabels": {"team": team}},
-                                    "podSelector": {"matchLabels": {"tier": "web"}},
-                                }
-                            ]
-                        }
-                    ],
-                },
-            )
+                    "namespaceSelector": {"matchLabels": {"team": team}},
+                    "podSelector": {"matchLabels": {"tier": "web"}},
+                }
+            ]
+            if rng.random() < 0.7:
+                team_peers.append({"podSelector": {"matchLabels": {"tier": rng.choice(("api", "worker"))}}})
+            pol(ns.name, name, {"podSelector": sel, "ingress": [{"from": team_peers}]})
         elif kind == "prod-all":
             pol(
                 ns.name,

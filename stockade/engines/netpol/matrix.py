@@ -354,8 +354,16 @@ def _compute_rows(ctx: _Ctx, analyzer: Analyzer) -> list[int]:
             in_iso |= subj
             for r in pol.ingress:
                 dsts = subj & port_mask(r.ports)
-                if dsts:
-                    ingress_map[rule_peers(r.peers, pol.namespace)] |= dsts
+                if not dsts:
+                    continue
+                if r.peers is None:
+                    ingress_map[all_bits] |= dsts
+                    continue
+                # Keyed per peer, not per rule: a peer shared by many policies is inverted once.
+                for peer in r.peers:
+                    sources = peer_bits(peer, pol.namespace)
+                    if sources:
+                        ingress_map[sources] |= dsts
 
     np_in = [all_bits & ~in_iso] * n  # per source class: destinations whose ingress allows it
     base = ingress_map.pop(all_bits, 0)
