@@ -292,3 +292,74 @@ def test_learn_k8s_audit_per_user(tmp_path: Path) -> None:
     wl = json.loads(prof.read_text())["workloads"]
     assert any(k.startswith("user:") and "api" in v for k, v in wl.items())
     assert os.path.getsize(prof) > 0
+
+
+def test_http_output_and_rate_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    srv = HTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        events = tmp_path / "miners.jsonl"
+        events.write_text("".join(json.dumps({"evt.type": "execve", "proc.name": "xmrig"}) + "\n" for _ in range(5)))
+        out = tmp_path / "alerts.txt"
+        code = main(
+            [
+                "runtime",
+                "eval",
+                "--event-format",
+                "fields",
+                "--rate",
+                "0.001",
+                "--burst",
+                "2",
+                "--output-file",
+                str(out),
+                "--http-output",
+                f"http://127.0.0.1:{srv.server_address[1]}/",
+                str(events),
+            ]
+        )
+        assert code == 1
+    finally:
+        srv.shutdown()
+    lines = out.read_text().splitlines()
+    assert len(lines) == 2 and all("Critical Crypto miner started" in x for x in lines)
+    assert [r["rule"] for r in received] == ["Detect Crypto Mining", "Detect Crypto Mining"]
+    assert capsys.readouterr().out == ""
+
+
+def test_fields_events_of_a_custom_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "okta.yaml"
+    rules.write_text(
+        "- rule: Okta MFA reset\n  desc: d\n  condition: okta.evt.type = user.mfa.factor.reset_all\n"
+        "  output: MFA reset by %okta.actor.name\n  priority: WARNING\n  source: okta\n"
+    )
+    events = tmp_path / "okta.jsonl"
+    events.write_text(json.dumps({"okta.evt.type": "user.mfa.factor.reset_all", "okta.actor.name": "mallory"}) + "\n")
+    assert main(["runtime", "eval", "-r", str(rules), "--source", "okta", "--event-format", "fields", str(events)]) == 1
+    assert capsys.readouterr().out.strip().endswith("Warning MFA reset by mallory")
+
+
+def test_malformed_lines_are_skipped_with_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    events = tmp_path / "mixed.jsonl"
+    events.write_text('not json\n[1, 2]\n{"evt.type": "execve", "proc.name": "xmrig"}\n')
+    assert main(["runtime", "eval", "--event-format", "fields", str(events)]) == 1
+    captured = capsys.readouterr()
+    assert "Detect" not in captured.err
+    assert f"{events}:1: not JSON" in captured.err
+    assert f"{events}:2: a fields event must be a JSON object" in captured.err
+    assert "Crypto miner started" in captured.out
