@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 
 def register(sub: Any) -> None:
+    """Add ``stockade netpol`` and its sub-commands."""
     p: argparse.ArgumentParser = sub.add_parser(
         "netpol", help="NetworkPolicy reachability: check a connection, the full matrix, assert intent"
     )

@@ -28,6 +28,7 @@ SPEC = CheckSpec(
 
 @register(SPEC)
 def check(ctx: ScanContext) -> Iterator[Finding]:
+    """Egress-isolated pods that cannot resolve names through the cluster DNS."""
     from stockade.engines.netpol import ContainerPort, Endpoint, Pod
 
     world, analyzer = engine(ctx)

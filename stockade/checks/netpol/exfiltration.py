@@ -54,6 +54,7 @@ ALL_NAMESPACES = declare(
 
 @register(EXTERNAL)
 def check(ctx: ScanContext) -> Iterator[Finding]:
+    """Sensitive pods with egress outside the cluster or to every namespace."""
     from stockade.engines.netpol import Endpoint, Pod
 
     world, analyzer = engine(ctx)

@@ -55,6 +55,7 @@ OUTSIDE = declare(
 
 @register(ALL_NAMESPACES)
 def check(ctx: ScanContext) -> Iterator[Finding]:
+    """Serving ports reachable from every namespace or from outside the cluster."""
     from stockade.engines.netpol import Endpoint, Pod
 
     world, analyzer = engine(ctx)

@@ -70,6 +70,7 @@ INVALID = declare(
 
 @register(SELECTS_NOTHING)
 def check(ctx: ScanContext) -> Iterator[Finding]:
+    """Invalid policies, policies selecting nothing, peers matching nothing, undefined named ports."""
     from stockade.engines.netpol import Endpoint
 
     world, analyzer = engine(ctx)

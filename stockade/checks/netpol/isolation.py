@@ -51,6 +51,7 @@ EGRESS = declare(
 
 @register(INGRESS)
 def check(ctx: ScanContext) -> Iterator[Finding]:
+    """Namespaces (or their workloads) without a default-deny policy per direction."""
     world, analyzer = engine(ctx)
     st = settings(ctx)
     by_ns = defaultdict(list)
