@@ -234,3 +234,67 @@ def test_documented_example_expectations_hold(capsys: pytest.CaptureFixture[str]
         capsys, "assert", str(root / "ml-platform-netpol-expectations.yaml"), "-f", str(root / "ml-platform")
     )
     assert (code, out.splitlines()[-1]) == (0, "11 passed, 0 failed")
+
+
+def test_admin_and_baseline_tiers_from_manifests(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(DATA / "admin-tier-guardrails.yaml")
+    code, out, _ = run(
+        capsys,
+        "check",
+        "--from",
+        "notebooks/alice",
+        "--to",
+        "serving/model",
+        "--port",
+        "8080",
+        "-f",
+        path,
+        "-o",
+        "json",
+    )
+    assert code == 1
+    assert json.loads(out)["ingress"] == {
+        "status": "denied",
+        "by": ["AdminNetworkPolicy/research-cannot-reach-production:ingress[1] (deny-research)"],
+        "tier": "admin",
+    }
+    # Passed to NetworkPolicy, which allows everything in serving.
+    code, out, _ = run(
+        capsys,
+        "check",
+        "--from",
+        "monitoring/prometheus",
+        "--to",
+        "serving/model",
+        "--port",
+        "8080",
+        "-f",
+        path,
+        "-o",
+        "json",
+    )
+    assert code == 0
+    assert json.loads(out)["ingress"] == {
+        "status": "allowed",
+        "by": ["serving/allow-all:ingress[0]"],
+        "passed_by": ["AdminNetworkPolicy/research-cannot-reach-production:ingress[0] (pass-monitoring)"],
+    }
+    # No NetworkPolicy in notebooks: the baseline decides.
+    code, out, _ = run(
+        capsys,
+        "check",
+        "--from",
+        "monitoring/prometheus",
+        "--to",
+        "notebooks/alice",
+        "--port",
+        "8888",
+        "-f",
+        path,
+        "-o",
+        "json",
+    )
+    assert code == 1
+    assert json.loads(out)["ingress"]["tier"] == "baseline"
+    code, out, _ = run(capsys, "matrix", "--port", "8080", "-o", "csv", "-f", path)
+    assert out.splitlines()[1:] == ["notebooks/alice,1,0,0", "serving/model,0,1,0", "monitoring/prometheus,0,1,1"]
