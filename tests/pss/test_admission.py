@@ -60,9 +60,7 @@ def test_enforce_label_and_version() -> None:
 
 
 def test_warn_defaulting_keeps_explicit_warn_version() -> None:
-    lp = policy_from_labels(
-        {P + "enforce": "baseline", P + "enforce-version": "v1.28", P + "warn-version": "v1.30"}
-    )
+    lp = policy_from_labels({P + "enforce": "baseline", P + "enforce-version": "v1.28", P + "warn-version": "v1.30"})
     assert lp.policy.warn == LevelVersion(B, Version(30))
 
 
@@ -309,9 +307,7 @@ def test_dry_run_invalid_new_labels_are_rejected() -> None:
     dry = namespace_dry_run("ml", [], new_labels={P + "enforce": "strict"})
     assert dry.label_errors and dry.skipped == "invalid labels"
     # pre-existing identical errors do not block the update
-    same = namespace_dry_run(
-        "ml", [], new_labels={P + "enforce": "strict"}, old_labels={P + "enforce": "strict"}
-    )
+    same = namespace_dry_run("ml", [], new_labels={P + "enforce": "strict"}, old_labels={P + "enforce": "strict"})
     assert not same.label_errors
 
 

@@ -56,21 +56,14 @@ def test_check_at_fixed_level_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 1
     lines = out.splitlines()
     assert lines[0].startswith("allowed  baseline:v1.25") and "Deployment/serving/predictor" in lines[0]
-    assert any(
-        line.startswith("DENIED   baseline:v1.25") and "Pod/gpu-training/debug" in line for line in lines
-    )
-    assert (
-        '         - privileged: privileged (container "shell" must not set securityContext.privileged=true)'
-        in lines
-    )
+    assert any(line.startswith("DENIED   baseline:v1.25") and "Pod/gpu-training/debug" in line for line in lines)
+    assert '         - privileged: privileged (container "shell" must not set securityContext.privileged=true)' in lines
     assert lines[-1] == "4 verdicts, 1 denied"
 
 
 def test_check_all_allowed_exits_0(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     f = tmp_path / "ok.yaml"
-    f.write_text(
-        "apiVersion: v1\nkind: Pod\nmetadata: {name: ok}\nspec: {containers: [{name: a, image: a}]}\n"
-    )
+    f.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: ok}\nspec: {containers: [{name: a, image: a}]}\n")
     assert run(capsys, "check", "--level", "baseline", str(f))[0] == 0
 
 
@@ -84,9 +77,7 @@ def test_check_all_modes_reports_warn_level(capsys: pytest.CaptureFixture[str]) 
     ]
 
 
-def test_check_missing_input_exits_2_after_answering(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_check_missing_input_exits_2_after_answering(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run(capsys, "check", "--level", "baseline", str(tmp_path / "nope.yaml"), PLATFORM)
     assert code == 2
     assert "nope.yaml" in err and "no such file" in err
@@ -134,8 +125,7 @@ def test_dry_run_keeps_current_version_label_and_skips_unchanged(capsys: pytest.
     code, out, _ = run(capsys, "dry-run", "-n", "serving", "--level", "restricted", PLATFORM)
     assert code == 0
     assert out == (
-        "namespace/serving labeled (dry run: existing pods not checked: "
-        "enforce policy unchanged (restricted:v1.30))\n"
+        "namespace/serving labeled (dry run: existing pods not checked: enforce policy unchanged (restricted:v1.30))\n"
     )
 
 

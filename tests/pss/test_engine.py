@@ -125,17 +125,13 @@ def test_ephemeral_container_alone_fails_restricted() -> None:
     spec = restricted_pod(ephemeralContainers=[{"name": "debug", "image": "busybox"}])
     r = evaluate({}, spec, "restricted", "v1.30")
     assert [v.check_id for v in r.violations] == ["allowPrivilegeEscalation", "capabilities_restricted"]
-    assert (
-        r.violations[0].detail == 'container "debug" must set securityContext.allowPrivilegeEscalation=false'
-    )
+    assert r.violations[0].detail == 'container "debug" must set securityContext.allowPrivilegeEscalation=false'
 
 
 def test_ephemeral_container_capabilities_at_baseline() -> None:
     spec = {
         "containers": [{"name": "a"}],
-        "ephemeralContainers": [
-            {"name": "dbg", "securityContext": {"capabilities": {"add": ["SYS_PTRACE"]}}}
-        ],
+        "ephemeralContainers": [{"name": "dbg", "securityContext": {"capabilities": {"add": ["SYS_PTRACE"]}}}],
     }
     assert only(evaluate({}, spec, "baseline")) == (
         "capabilities_baseline",
@@ -206,9 +202,7 @@ def test_probe_and_lifecycle_hosts() -> None:
                 "livenessProbe": {"exec": {"command": ["x"]}},
             },
         ],
-        "initContainers": [
-            {"name": "i", "lifecycle": {"postStart": {"tcpSocket": {"port": 1, "host": "10.0.0.1"}}}}
-        ],
+        "initContainers": [{"name": "i", "lifecycle": {"postStart": {"tcpSocket": {"port": 1, "host": "10.0.0.1"}}}}],
     }
     assert only(evaluate({}, spec, "baseline", "v1.34")) == (
         "hostProbesAndHostLifecycle",
@@ -268,9 +262,7 @@ def test_restricted_volumes_detail() -> None:
 
 
 def test_container_engine_t_allowed_from_v1_31() -> None:
-    spec = {
-        "containers": [{"name": "a", "securityContext": {"seLinuxOptions": {"type": "container_engine_t"}}}]
-    }
+    spec = {"containers": [{"name": "a", "securityContext": {"seLinuxOptions": {"type": "container_engine_t"}}}]}
     assert evaluate({}, spec, "baseline", "v1.31").allowed
     assert only(evaluate({}, spec, "baseline", "v1.30")) == (
         "seLinuxOptions",
@@ -282,9 +274,7 @@ def test_container_engine_t_allowed_from_v1_31() -> None:
 def test_selinux_user_and_role_reported_without_bad_type() -> None:
     spec = {
         "securityContext": {"seLinuxOptions": {"user": "system_u", "level": "s0:c1"}},
-        "containers": [
-            {"name": "a", "securityContext": {"seLinuxOptions": {"role": "sysadm_r", "type": "spc_t"}}}
-        ],
+        "containers": [{"name": "a", "securityContext": {"seLinuxOptions": {"role": "sysadm_r", "type": "spc_t"}}}],
     }
     assert only(evaluate({}, spec, "baseline")) == (
         "seLinuxOptions",
@@ -477,11 +467,7 @@ def test_capabilities_restricted_details() -> None:
 
 
 def test_capabilities_baseline_is_case_sensitive() -> None:
-    spec = {
-        "containers": [
-            {"name": "a", "securityContext": {"capabilities": {"add": ["CAP_CHOWN", "chown", "KILL"]}}}
-        ]
-    }
+    spec = {"containers": [{"name": "a", "securityContext": {"capabilities": {"add": ["CAP_CHOWN", "chown", "KILL"]}}}]}
     assert only(evaluate({}, spec, "baseline"))[2] == (
         'container "a" must not include "CAP_CHOWN", "chown" in securityContext.capabilities.add'
     )

@@ -132,9 +132,7 @@ def test_unlabelled_non_gpu_namespace_is_held_to_restricted(tmp_path: Path) -> N
     assert {x.path for x in found} == {"spec.template.spec.containers[0]"}
 
 
-def test_settings_default_level_and_admission_config(
-    tmp_path: Path, asset_writer: Callable[..., Path]
-) -> None:
+def test_settings_default_level_and_admission_config(tmp_path: Path, asset_writer: Callable[..., Path]) -> None:
     deploy = asset_writer(
         "deploy.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\n"
@@ -143,9 +141,7 @@ def test_settings_default_level_and_admission_config(
     )
     cfg = Config.from_mapping({"pss": {"default_level": "baseline", "default_version": "v1.25"}})
     found = scan(deploy, cfg)
-    assert [(x.check_id, x.detail) for x in found] == [
-        ("pss.host-namespaces", "hostPID [baseline:v1.25 assumed]")
-    ]
+    assert [(x.check_id, x.detail) for x in found] == [("pss.host-namespaces", "hostPID [baseline:v1.25 assumed]")]
     adm = asset_writer(
         "psa.yaml",
         "apiVersion: pod-security.admission.config.k8s.io/v1\nkind: PodSecurityConfiguration\n"

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stockade.checks.registry import ScanContext, declare, register
-from stockade.engines.pss.api import NEWEST_MINOR
 from stockade.errors import ConfigError
 from stockade.model import CheckSpec, Finding, Reference, Severity
 
@@ -32,21 +31,15 @@ if TYPE_CHECKING:
     from stockade.engines.pss.api import LevelVersion
     from stockade.loading.podspecs import PodSpecRef
 
-PSS_DOC = Reference(
-    "Pod Security Standards", "https://kubernetes.io/docs/concepts/security/pod-security-standards/"
-)
+PSS_DOC = Reference("Pod Security Standards", "https://kubernetes.io/docs/concepts/security/pod-security-standards/")
 PSA_POLICY = Reference(
     "pod-security-admission policy checks",
     "https://github.com/kubernetes/pod-security-admission/tree/master/policy",
 )
-PSA_DOC = Reference(
-    "Pod Security Admission", "https://kubernetes.io/docs/concepts/security/pod-security-admission/"
-)
+PSA_DOC = Reference("Pod Security Admission", "https://kubernetes.io/docs/concepts/security/pod-security-admission/")
 
 
-def _spec(
-    check_id: str, name: str, title: str, severity: Severity, rationale: str, remediation: str
-) -> CheckSpec:
+def _spec(check_id: str, name: str, title: str, severity: Severity, rationale: str, remediation: str) -> CheckSpec:
     return CheckSpec(
         id=f"pss.{name}",
         title=title,
@@ -250,9 +243,7 @@ def settings(ctx: ScanContext) -> ScanSettings:
     src = ctx.config.source or "stockade.yaml"
     try:
         level = parse_level(str(sec.get("default_level", "restricted")))
-        version = (
-            parse_version(str(sec.get("default_version", "latest"))) if sec.get("default_version") else LATEST
-        )
+        version = parse_version(str(sec.get("default_version", "latest"))) if sec.get("default_version") else LATEST
     except ValueError as e:
         raise ConfigError(f"{src}: pss: {e}") from None
     adm_path = sec.get("admission_config")
@@ -338,200 +329,28 @@ def gpu_namespaces(ctx: ScanContext) -> frozenset[str]:
 
 
 def _metadata_path(ref: PodSpecRef) -> str:
+    """Where the pod (template) metadata sits in the object."""
     if ref.path == "spec":
-        return "metadata"
+        return "metadata"  # a Pod
     if ref.path.endswith(".spec"):
-        return ref.path[: -len("spec")] + "metadata"
+        return ref.path[: -len("spec")] + "metadata"  # a PodTemplateSpec
+    # a synthesised spec (Argo template, KServe component) carries its metadata beside the fields
+    return f"{ref.path}.metadata"
+
+
+def locate(ref: PodSpecRef, fields: tuple[str, ...]) -> str:
+    """The field path in the object of what makes a check fail.
+
+    ``fields`` come from the engine check that failed (``Violation.fields``), written as on a Pod;
+    the first, most relevant one is mapped to where it really is in the object. The pod spec
+    itself when the check named no field.
+    """
+    for f in fields:
+        if f == "spec" or f.startswith(("spec.", "spec[")):
+            return ref.field_path(f[len("spec.") :] if f.startswith("spec.") else "")
+        if f == "metadata" or f.startswith("metadata."):
+            return _metadata_path(ref) + f[len("metadata") :]
     return ref.path
-
-
-def _get(m: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        if not isinstance(m, Mapping):
-            return None
-        m = m.get(part)
-    return m
-
-
-_SECCOMP_OK = ("RuntimeDefault", "Localhost")
-
-
-def _pod_suffix(check_id: str, ref: PodSpecRef, minor: int) -> str | None:
-    """The offending pod-level field (relative to the pod spec), if the pod level is at fault."""
-    spec = ref.spec
-    if check_id == "hostNamespaces":
-        return next((f for f in ("hostNetwork", "hostPID", "hostIPC") if spec.get(f) is True), None)
-    sc = spec.get("securityContext")
-    if not isinstance(sc, Mapping):
-        return None
-    if check_id == "sysctls":
-        items = sc.get("sysctls")
-        if isinstance(items, list):
-            for i, item in enumerate(items):
-                if not _passes(check_id, ref, {"securityContext": {"sysctls": [item]}}, minor):
-                    return f"securityContext.sysctls[{i}].name"
-        return "securityContext.sysctls"
-    if check_id == "runAsNonRoot" and sc.get("runAsNonRoot") is False:
-        return "securityContext.runAsNonRoot"
-    if check_id == "runAsUser" and sc.get("runAsUser") == 0 and sc.get("runAsUser") is not False:
-        return "securityContext.runAsUser"
-    if check_id in ("seccompProfile_baseline", "seccompProfile_restricted", "appArmorProfile"):
-        key = "appArmorProfile" if check_id == "appArmorProfile" else "seccompProfile"
-        prof = sc.get(key)
-        if isinstance(prof, Mapping) and prof.get("type") not in _SECCOMP_OK:
-            return f"securityContext.{key}.type"
-    selinux = sc.get("seLinuxOptions")
-    if (
-        check_id == "seLinuxOptions"
-        and isinstance(selinux, Mapping)
-        and not _passes(check_id, ref, {"securityContext": {"seLinuxOptions": selinux}}, minor)
-    ):
-        return "securityContext.seLinuxOptions"
-    if check_id == "windowsHostProcess" and _get(sc, "windowsOptions.hostProcess") is True:
-        return "securityContext.windowsOptions.hostProcess"
-    return None
-
-
-def _passes(check_id: str, ref: PodSpecRef, spec: Mapping[str, Any], minor: int) -> bool:
-    """Whether ``check_id`` at ``v1.<minor>`` passes on a reduced pod spec."""
-    from stockade.engines.pss.checks import PodView
-    from stockade.engines.pss.evaluator import CHECKS_BY_ID
-
-    impl = CHECKS_BY_ID[check_id].at(minor)
-    return impl is None or impl.fn(PodView({}, spec, True, not ref.is_template)) is None
-
-
-def _container_suffix(check_id: str, c: Mapping[str, Any], host_network_pod: bool) -> str | None:
-    """The offending field of one container (relative to it), or None when it is fine."""
-    sc = c.get("securityContext")
-    sc = sc if isinstance(sc, Mapping) else None
-    here = "securityContext" if sc is not None else ""
-    if check_id == "hostPorts":
-        ports = c.get("ports")
-        for j, port in enumerate(ports if isinstance(ports, list) else ()):
-            if not isinstance(port, Mapping):
-                continue
-            if isinstance(port.get("hostPort"), int) and port["hostPort"] != 0:
-                return f"ports[{j}].hostPort"
-            if host_network_pod and isinstance(port.get("containerPort"), int) and port["containerPort"]:
-                return f"ports[{j}].containerPort"
-        return None
-    if check_id == "hostProbesAndHostLifecycle":
-        handlers = [(k, c.get(k)) for k in ("livenessProbe", "readinessProbe", "startupProbe")]
-        lc = c.get("lifecycle")
-        if isinstance(lc, Mapping):
-            handlers += [(f"lifecycle.{k}", lc.get(k)) for k in ("postStart", "preStop")]
-        for name, h in handlers:
-            for action in ("httpGet", "tcpSocket"):
-                if _get(h, f"{action}.host"):
-                    return f"{name}.{action}.host"
-        return None
-    if sc is None:
-        # only "must set" checks fail on a container without a security context
-        missing = (
-            "allowPrivilegeEscalation",
-            "capabilities_restricted",
-            "runAsNonRoot",
-            "seccompProfile_restricted",
-        )
-        return "" if check_id in missing else None
-    if check_id == "privileged":
-        return "securityContext.privileged" if sc.get("privileged") is True else None
-    if check_id == "capabilities_baseline":
-        return "securityContext.capabilities.add"
-    if check_id == "capabilities_restricted":
-        caps = sc.get("capabilities")
-        if not isinstance(caps, Mapping):
-            return here
-        drop = caps.get("drop")
-        if not isinstance(drop, list) or "ALL" not in drop:
-            return "securityContext.capabilities.drop" if drop is not None else "securityContext.capabilities"
-        add = caps.get("add")
-        if isinstance(add, list) and any(a != "NET_BIND_SERVICE" for a in add):
-            return "securityContext.capabilities.add"
-        return None
-    if check_id in ("procMount", "procMount_restricted"):
-        pm = sc.get("procMount")
-        return "securityContext.procMount" if pm is not None and pm != "Default" else None
-    if check_id == "allowPrivilegeEscalation":
-        ape = sc.get("allowPrivilegeEscalation")
-        if ape is False:
-            return None
-        return "securityContext.allowPrivilegeEscalation" if ape is not None else here
-    if check_id == "runAsNonRoot":
-        v = sc.get("runAsNonRoot")
-        return "securityContext.runAsNonRoot" if v is False else (here if v is None else None)
-    if check_id == "runAsUser":
-        v = sc.get("runAsUser")
-        return "securityContext.runAsUser" if isinstance(v, int) and v == 0 and v is not False else None
-    if check_id in ("seccompProfile_baseline", "seccompProfile_restricted", "appArmorProfile"):
-        key = "appArmorProfile" if check_id == "appArmorProfile" else "seccompProfile"
-        prof = sc.get(key)
-        if isinstance(prof, Mapping):
-            return None if prof.get("type") in _SECCOMP_OK else f"securityContext.{key}.type"
-        return here if check_id == "seccompProfile_restricted" else None
-    if check_id == "seLinuxOptions":
-        return "securityContext.seLinuxOptions" if isinstance(sc.get("seLinuxOptions"), Mapping) else None
-    if check_id == "windowsHostProcess":
-        return (
-            "securityContext.windowsOptions.hostProcess" if _get(sc, "windowsOptions.hostProcess") else None
-        )
-    return None
-
-
-def locate(check_id: str, ref: PodSpecRef, minor: int = NEWEST_MINOR) -> str:
-    """Best field path (absolute, in the object) of what makes ``check_id`` fail."""
-    spec = ref.spec
-    if check_id in ("hostPathVolumes", "restrictedVolumes"):
-        from stockade.engines.pss.checks import _RESTRICTED_VOLUMES
-
-        vols = spec.get("volumes")
-        if isinstance(vols, list):
-            for i, v in enumerate(vols):
-                if not isinstance(v, Mapping):
-                    continue
-                for k in _RESTRICTED_VOLUMES:
-                    if v.get(k) is not None and (k == "hostPath" or check_id == "restrictedVolumes"):
-                        return ref.field_path(f"volumes[{i}].{k}")
-        return ref.field_path("volumes")
-    pod_level = _pod_suffix(check_id, ref, minor)
-    if pod_level is not None:
-        return ref.field_path(pod_level)
-    if check_id in ("appArmorProfile", "seccompProfile_baseline"):
-        prefixes = (
-            "container.apparmor.security.beta.kubernetes.io/",
-            "seccomp.security.alpha.kubernetes.io/pod",
-            "container.seccomp.security.alpha.kubernetes.io/",
-        )
-        if any(isinstance(k, str) and k.startswith(prefixes) for k in ref.annotations):
-            # annotation-based violations sit in the pod (template) metadata
-            container_level = any(_container_suffix(check_id, c, False) for _k, _i, c in _containers(spec))
-            if not container_level:
-                return f"{_metadata_path(ref)}.annotations"
-    host_network_pod = not ref.is_template and spec.get("hostNetwork") is True
-    pod_sc = spec.get("securityContext")
-    pod_ok = {
-        "runAsNonRoot": isinstance(pod_sc, Mapping) and pod_sc.get("runAsNonRoot") is True,
-        "seccompProfile_restricted": _get(pod_sc, "seccompProfile.type") in _SECCOMP_OK,
-    }
-    for key, i, c in _containers(spec):
-        suffix = _container_suffix(check_id, c, host_network_pod and key != "ephemeralContainers")
-        if suffix is None:
-            continue
-        # a container that only inherits a good pod-level value is fine
-        if pod_ok.get(check_id) and suffix in ("", "securityContext"):
-            continue
-        return ref.field_path(f"{key}[{i}].{suffix}" if suffix else f"{key}[{i}]")
-    return ref.path
-
-
-def _containers(spec: Mapping[str, Any]) -> Iterator[tuple[str, int, Mapping[str, Any]]]:
-    for key in ("initContainers", "containers", "ephemeralContainers"):
-        items = spec.get(key)
-        if isinstance(items, list):
-            for i, c in enumerate(items):
-                if isinstance(c, Mapping):
-                    yield key, i, c
 
 
 @register(_MAIN)
@@ -556,16 +375,14 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                 ref.metadata, ref.spec, LevelVersion(Level.BASELINE, lv.version), is_pod=not ref.is_template
             )
             if at_baseline.allowed:
-                hint = (
-                    ("hint", "GPU workload that meets baseline: run it in a dedicated baseline namespace"),
-                )
+                hint = (("hint", "GPU workload that meets baseline: run it in a dedicated baseline namespace"),)
         for v in result.violations:
             spec = SPECS[v.check_id]
             where = f" in {ref.role}" if ref.role else ""
             yield ctx.finding(
                 spec,
                 ref.obj,
-                locate(v.check_id, ref, lv.version.effective_minor),
+                locate(ref, v.fields),
                 v.reason,
                 detail=f"{v.detail}{where} [{lv} {why}]",
                 evidence=(

@@ -90,8 +90,7 @@ class PodSecurityConfiguration:
             raise ConfigError(f"{source}: kind must be PodSecurityConfiguration, got {data.get('kind')!r}")
         if data.get("apiVersion") not in CONFIG_API_VERSIONS:
             raise ConfigError(
-                f"{source}: apiVersion must be one of {', '.join(CONFIG_API_VERSIONS)}, "
-                f"got {data.get('apiVersion')!r}"
+                f"{source}: apiVersion must be one of {', '.join(CONFIG_API_VERSIONS)}, got {data.get('apiVersion')!r}"
             )
         defaults = data.get("defaults") or {}
         if not isinstance(defaults, Mapping):
@@ -286,8 +285,7 @@ class DryRun:
         if not self.groups:
             return []
         head = (
-            f'existing pods in namespace "{self.namespace}" '
-            f'violate the new PodSecurity enforce level "{self.policy}"'
+            f'existing pods in namespace "{self.namespace}" violate the new PodSecurity enforce level "{self.policy}"'
         )
         return [head] + [g.warning() for g in self.groups]
 

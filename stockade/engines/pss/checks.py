@@ -1,9 +1,16 @@
 """The Baseline and Restricted checks, one function per upstream versioned implementation.
 
 Each function reads a prepared :class:`PodView` and returns ``None`` when the pod is allowed, or
-``(reason, detail)`` with the short reason and the specific detail the API server prints. The
-texts, orderings and pluralisation follow upstream's ``policy/check_*.go`` so that denial
-messages match the API server's word for word.
+``(reason, detail, fields)`` with the short reason and the specific detail the API server prints,
+plus the paths of the fields that made it fail. The texts, orderings and pluralisation follow
+upstream's ``policy/check_*.go`` so that denial messages match the API server's word for word.
+
+The fields are decided by the same test that decides the verdict (upstream reports none), so a
+caller pointing at "the field to change" never has to second-guess a check's version semantics.
+They are written as on a Pod object (``spec.containers[1].securityContext.privileged``,
+``spec.volumes[0].hostPath``, ``metadata.annotations``), the most relevant first: a field that
+is set to a forbidden value, else the closest existing parent of a required field that is missing
+(``spec.containers[0].securityContext`` or ``spec.containers[0]``).
 
 Pods are raw mappings (as decoded from YAML/JSON). Go's decoding rules decide what "set" means:
 a ``null`` pointer field is unset, an empty mapping is a set (zero-valued) struct, and only a
@@ -15,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-Outcome = tuple[str, str] | None
+Fields = tuple[str, ...]
+Outcome = tuple[str, str, Fields] | None
+"""None when allowed, else (ForbiddenReason, ForbiddenDetail, offending field paths)."""
 _EMPTY: dict[str, Any] = {}
 
 
@@ -40,6 +49,20 @@ def _list(v: Any) -> list[Any]:
 
 
 _CONTAINER_KEYS = ((0, "initContainers"), (1, "containers"), (2, "ephemeralContainers"))
+_CONTAINER_PATHS = ("spec.initContainers", "spec.containers", "spec.ephemeralContainers")
+
+
+def _cfield(kind: int, index: int, rest: str = "") -> str:
+    """The path of a container (``kind`` 0 init / 1 regular / 2 ephemeral) or of ``rest`` in it."""
+    return f"{_CONTAINER_PATHS[kind]}[{index}]{rest}"
+
+
+# A required container field that is missing: point at its closest existing parent.
+def _missing(kind: int, index: int, sc: Mapping[str, Any] | None) -> str:
+    return _cfield(kind, index, ".securityContext" if sc is not None else "")
+
+
+_ANNOTATIONS = "metadata.annotations"
 
 
 class PodView:
@@ -47,28 +70,26 @@ class PodView:
 
     __slots__ = ("containers", "defaults", "is_pod", "meta", "psc", "spec", "userns", "windows")
 
-    def __init__(
-        self, meta: Mapping[str, Any], spec: Mapping[str, Any], defaults: bool, is_pod: bool
-    ) -> None:
+    def __init__(self, meta: Mapping[str, Any], spec: Mapping[str, Any], defaults: bool, is_pod: bool) -> None:
         self.meta = meta
         self.spec = spec
         self.psc = _m(spec.get("securityContext"))
         """The pod securityContext, None when unset."""
-        cs: list[tuple[str, Mapping[str, Any], Mapping[str, Any] | None, int]] = []
+        cs: list[tuple[str, Mapping[str, Any], Mapping[str, Any] | None, int, int]] = []
         for kind, key in _CONTAINER_KEYS:
             items = spec.get(key)
             if not items:
                 continue
-            for c in items if type(items) is list else _list(items):
+            for i, c in enumerate(items if type(items) is list else _list(items)):
                 if type(c) is not dict:
                     c = _m(c) or _EMPTY
                 name = c.get("name")
                 sc = c.get("securityContext")
                 if sc is not None and type(sc) is not dict:
                     sc = _m(sc)
-                cs.append((name if type(name) is str else _s(name), c, sc, kind))
+                cs.append((name if type(name) is str else _s(name), c, sc, kind, i))
         self.containers = cs
-        """(name, container, securityContext or None, 0 init / 1 regular / 2 ephemeral)."""
+        """(name, container, securityContext or None, 0 init / 1 regular / 2 ephemeral, index)."""
         os_ = _m(spec.get("os"))
         self.windows = os_ is not None and os_.get("name") == "windows"
         self.userns = spec.get("hostUsers") is False
@@ -140,7 +161,9 @@ def host_namespaces_1_0(p: PodView) -> Outcome:
         return None
     # upstream sorts the names: hostIPC < hostNetwork < hostPID
     names = [n for n, on in (("hostIPC", ipc), ("hostNetwork", net), ("hostPID", pid)) if on]
-    return "host namespaces", ", ".join(names)
+    # the widest exposure first: the node's network, then its processes, then its IPC
+    fields = tuple(f"spec.{n}" for n, on in (("hostNetwork", net), ("hostPID", pid), ("hostIPC", ipc)) if on)
+    return "host namespaces", ", ".join(names), fields
 
 
 # --- privileged -----------------------------------------------------------------------------
@@ -148,10 +171,15 @@ def host_namespaces_1_0(p: PodView) -> Outcome:
 
 def privileged_1_0(p: PodView) -> Outcome:
     """Upstream privileged, implementation for policy v1.0+."""
-    bad = [name for name, _c, sc, _k in p.containers if sc is not None and sc.get("privileged") is True]
+    bad: list[str] = []
+    fields: list[str] = []
+    for name, _c, sc, kind, i in p.containers:
+        if sc is not None and sc.get("privileged") is True:
+            bad.append(name)
+            fields.append(_cfield(kind, i, ".securityContext.privileged"))
     if not bad:
         return None
-    return "privileged", f"{_containers_phrase(bad)} must not set securityContext.privileged=true"
+    return "privileged", f"{_containers_phrase(bad)} must not set securityContext.privileged=true", tuple(fields)
 
 
 # --- capabilities ---------------------------------------------------------------------------
@@ -179,7 +207,8 @@ def capabilities_baseline_1_0(p: PodView) -> Outcome:
     """Upstream capabilities_baseline, implementation for policy v1.0+."""
     bad: list[str] = []
     caps: set[str] = set()
-    for name, _c, sc, _k in p.containers:
+    fields: list[str] = []
+    for name, _c, sc, kind, i in p.containers:
         if sc is None:
             continue
         capm = _m(sc.get("capabilities"))
@@ -196,12 +225,13 @@ def capabilities_baseline_1_0(p: PodView) -> Outcome:
                 caps.add(cs)
         if not valid:
             bad.append(name)
+            fields.append(_cfield(kind, i, ".securityContext.capabilities.add"))
     if not bad:
         return None
     return (
         "non-default capabilities",
-        f"{_containers_phrase(bad)} must not include {join_quote(sorted(caps))} "
-        "in securityContext.capabilities.add",
+        f"{_containers_phrase(bad)} must not include {join_quote(sorted(caps))} in securityContext.capabilities.add",
+        tuple(fields),
     )
 
 
@@ -209,14 +239,17 @@ def _capabilities_restricted(p: PodView) -> Outcome:
     missing: list[str] = []
     adding: list[str] = []
     forbidden: set[str] = set()
-    for name, _c, sc, _k in p.containers:
+    fields: list[str] = []  # in container order: a container's missing drop before its add
+    for name, _c, sc, kind, i in p.containers:
         capm = _m(sc.get("capabilities")) if sc is not None else None
         if capm is None:
             missing.append(name)
+            fields.append(_missing(kind, i, sc))
             continue
         drop = capm.get("drop")
         if not drop or "ALL" not in _list(drop):
             missing.append(name)
+            fields.append(_cfield(kind, i, ".securityContext.capabilities" + (".drop" if drop is not None else "")))
         add = capm.get("add")
         if add:
             bad_add = False
@@ -227,6 +260,7 @@ def _capabilities_restricted(p: PodView) -> Outcome:
                     forbidden.add(cs)
             if bad_add:
                 adding.append(name)
+                fields.append(_cfield(kind, i, ".securityContext.capabilities.add"))
     if not missing and not adding:
         return None
     details = []
@@ -237,7 +271,7 @@ def _capabilities_restricted(p: PodView) -> Outcome:
             f"{_containers_phrase(adding)} must not include {join_quote(sorted(forbidden))} "
             "in securityContext.capabilities.add"
         )
-    return "unrestricted capabilities", "; ".join(details)
+    return "unrestricted capabilities", "; ".join(details), tuple(fields)
 
 
 def capabilities_restricted_1_22(p: PodView) -> Outcome:
@@ -302,17 +336,23 @@ def _volumes(p: PodView) -> list[Mapping[str, Any]]:
 
 def host_path_volumes_1_0(p: PodView) -> Outcome:
     """Upstream hostPathVolumes, implementation for policy v1.0+."""
-    bad = [_s(v.get("name")) for v in _volumes(p) if v.get("hostPath") is not None]
+    bad: list[str] = []
+    fields: list[str] = []
+    for i, v in enumerate(_volumes(p)):
+        if v.get("hostPath") is not None:
+            bad.append(_s(v.get("name")))
+            fields.append(f"spec.volumes[{i}].hostPath")
     if not bad:
         return None
-    return "hostPath volumes", f"{pluralize('volume', 'volumes', len(bad))} {join_quote(bad)}"
+    return "hostPath volumes", f"{pluralize('volume', 'volumes', len(bad))} {join_quote(bad)}", tuple(fields)
 
 
 def restricted_volumes_1_0(p: PodView) -> Outcome:
     """Upstream restrictedVolumes, implementation for policy v1.0+."""
     bad: list[str] = []
     types: set[str] = set()
-    for v in _volumes(p):
+    fields: list[str] = []
+    for i, v in enumerate(_volumes(p)):
         allowed = False
         for k, val in v.items():
             if val is not None and k in _ALLOWED_SET:
@@ -327,6 +367,9 @@ def restricted_volumes_1_0(p: PodView) -> Outcome:
             if p.defaults:
                 continue
             kind = "unknown"
+            fields.append(f"spec.volumes[{i}]")
+        else:
+            fields.append(f"spec.volumes[{i}].{kind}")
         bad.append(_s(v.get("name")))
         types.add(kind)
     if not bad:
@@ -336,6 +379,7 @@ def restricted_volumes_1_0(p: PodView) -> Outcome:
         f"{pluralize('volume', 'volumes', len(bad))} {join_quote(bad)} {pluralize('uses', 'use', len(bad))} "
         f"{pluralize('restricted volume type', 'restricted volume types', len(types))} "
         f"{join_quote(sorted(types))}",
+        tuple(fields),
     )
 
 
@@ -353,21 +397,25 @@ def host_ports_1_0(p: PodView) -> Outcome:
     # API server defaulting for Pods (not templates since 1.28): with hostNetwork, an unset
     # hostPort takes the containerPort of regular and init containers.
     default_host = p.defaults and p.is_pod and p.spec.get("hostNetwork") is True
-    for name, c, _sc, kind in p.containers:
+    fields: list[str] = []
+    for name, c, _sc, kind, i in p.containers:
         plist = c.get("ports")
         if not plist:
             continue
         valid = True
-        for port in _list(plist):
+        for j, port in enumerate(_list(plist)):
             pm = _m(port)
             if pm is None:
                 continue
             hp = _int(pm.get("hostPort"))
+            field = "hostPort"
             if hp == 0 and default_host and kind != 2:
                 hp = _int(pm.get("containerPort"))
+                field = "containerPort"  # the host port comes from it
             if hp != 0:
                 valid = False
                 ports.add(str(hp))
+                fields.append(_cfield(kind, i, f".ports[{j}].{field}"))
         if not valid:
             bad.append(name)
     if not bad:
@@ -376,6 +424,7 @@ def host_ports_1_0(p: PodView) -> Outcome:
         "hostPort",
         f"{_containers_phrase(bad)} {pluralize('uses', 'use', len(bad))} "
         f"{pluralize('hostPort', 'hostPorts', len(ports))} {', '.join(sorted(ports))}",
+        tuple(fields),
     )
 
 
@@ -395,27 +444,28 @@ def app_armor_profile_1_0(p: PodView) -> Outcome:
     if (
         not ann
         and (psc is None or psc.get("appArmorProfile") is None)
-        and not any(
-            sc is not None and sc.get("appArmorProfile") is not None for _n, _c, sc, _k in p.containers
-        )
+        and not any(sc is not None and sc.get("appArmorProfile") is not None for _n, _c, sc, _k, _i in p.containers)
     ):
         return None
     setters: list[str] = []
     values: set[str] = set()
+    fields: list[str] = []
     psc = p.psc
     if psc is not None:
         prof = _m(psc.get("appArmorProfile"))
         if prof is not None and not _apparmor_type_ok(prof.get("type")):
             setters.append("pod")
             values.add(_s(prof.get("type")))
+            fields.append("spec.securityContext.appArmorProfile.type")
     bad: list[str] = []
-    for name, _c, sc, _k in p.containers:
+    for name, _c, sc, kind, i in p.containers:
         if sc is None:
             continue
         prof = _m(sc.get("appArmorProfile"))
         if prof is not None and not _apparmor_type_ok(prof.get("type")):
             bad.append(name)
             values.add(_s(prof.get("type")))
+            fields.append(_cfield(kind, i, ".securityContext.appArmorProfile.type"))
     if bad:
         setters.append(_containers_phrase(bad))
     forbidden = []
@@ -429,11 +479,13 @@ def app_armor_profile_1_0(p: PodView) -> Outcome:
         forbidden.sort()
         value_list.extend(forbidden)
         setters.append(pluralize("annotation", "annotations", len(forbidden)))
+        fields.append(_ANNOTATIONS)
     if not setters:
         return None
     return (
         pluralize("forbidden AppArmor profile", "forbidden AppArmor profiles", len(value_list)),
         f"{' and '.join(setters)} must not set AppArmor profile type to {join_quote(value_list)}",
+        tuple(fields),
     )
 
 
@@ -446,7 +498,7 @@ _SELINUX_1_31 = _SELINUX_1_0 | {"container_engine_t"}
 def _se_linux(p: PodView, allowed: frozenset[str]) -> Outcome:
     psc = p.psc
     if (psc is None or psc.get("seLinuxOptions") is None) and not any(
-        sc is not None and sc.get("seLinuxOptions") is not None for _n, _c, sc, _k in p.containers
+        sc is not None and sc.get("seLinuxOptions") is not None for _n, _c, sc, _k, _i in p.containers
     ):
         return None
     setters: list[str] = []
@@ -467,18 +519,21 @@ def _se_linux(p: PodView, allowed: frozenset[str]) -> Outcome:
             flags[1] = True
         return ok
 
+    fields: list[str] = []
     psc = p.psc
     if psc is not None:
         opts = _m(psc.get("seLinuxOptions"))
         if opts is not None and not valid(opts):
             setters.append("pod")
+            fields.append("spec.securityContext.seLinuxOptions")
     bad: list[str] = []
-    for name, _c, sc, _k in p.containers:
+    for name, _c, sc, kind, i in p.containers:
         if sc is None:
             continue
         opts = _m(sc.get("seLinuxOptions"))
         if opts is not None and not valid(opts):
             bad.append(name)
+            fields.append(_cfield(kind, i, ".securityContext.seLinuxOptions"))
     if bad:
         setters.append(_containers_phrase(bad))
     if not setters:
@@ -493,6 +548,7 @@ def _se_linux(p: PodView, allowed: frozenset[str]) -> Outcome:
     return (
         "seLinuxOptions",
         f"{' and '.join(setters)} set forbidden securityContext.seLinuxOptions: {'; '.join(data)}",
+        tuple(fields),
     )
 
 
@@ -512,18 +568,21 @@ def se_linux_options_1_31(p: PodView) -> Outcome:
 def _proc_mount(p: PodView) -> Outcome:
     bad: list[str] = []
     types: set[str] = set()
-    for name, _c, sc, _k in p.containers:
+    fields: list[str] = []
+    for name, _c, sc, kind, i in p.containers:
         if sc is None:
             continue
         pm = sc.get("procMount")
         if pm is not None and pm != "Default":
             bad.append(name)
             types.add(_s(pm))
+            fields.append(_cfield(kind, i, ".securityContext.procMount"))
     if not bad:
         return None
     return (
         "procMount",
         f"{_containers_phrase(bad)} must not set securityContext.procMount to {join_quote(sorted(types))}",
+        tuple(fields),
     )
 
 
@@ -555,6 +614,9 @@ def _seccomp_annotation_ok(v: str) -> bool:
     return v == "runtime/default" or v == "docker/default" or v.startswith("localhost/")
 
 
+_POD_SECCOMP_TYPE = "spec.securityContext.seccompProfile.type"
+
+
 def _seccomp_type_ok(t: Any) -> bool:
     return t in ("RuntimeDefault", "Localhost")
 
@@ -569,7 +631,7 @@ def seccomp_profile_baseline_1_0(p: PodView) -> Outcome:
         val = _s(ann[_SECCOMP_POD_ANNOTATION])
         if not _seccomp_annotation_ok(val):
             forbidden.add(f"{_SECCOMP_POD_ANNOTATION}={go_quote(val)}")
-    for name, _c, _sc, _k in p.containers:
+    for name, _c, _sc, _k, _i in p.containers:
         key = _SECCOMP_CONTAINER_ANNOTATION + name
         if key in ann:
             val = _s(ann[key])
@@ -577,9 +639,11 @@ def seccomp_profile_baseline_1_0(p: PodView) -> Outcome:
                 forbidden.add(f"{key}={go_quote(val)}")
     if not forbidden:
         return None
+    # before v1.19 only the annotations count: a seccompProfile field is not looked at
     return (
         "seccompProfile",
         f"forbidden {pluralize('annotation', 'annotations', len(forbidden))} {', '.join(sorted(forbidden))}",
+        (_ANNOTATIONS,),
     )
 
 
@@ -587,28 +651,31 @@ def seccomp_profile_baseline_1_19(p: PodView) -> Outcome:
     """Upstream seccompProfile_baseline, implementation for policy v1.19+."""
     setters: list[str] = []
     values: set[str] = set()
+    fields: list[str] = []
     psc = p.psc
     if psc is not None:
         prof = _m(psc.get("seccompProfile"))
         if prof is not None and not _seccomp_type_ok(prof.get("type")):
             setters.append("pod")
             values.add(_s(prof.get("type")))
+            fields.append(_POD_SECCOMP_TYPE)
     bad: list[str] = []
-    for name, _c, sc, _k in p.containers:
+    for name, _c, sc, kind, i in p.containers:
         if sc is None:
             continue
         prof = _m(sc.get("seccompProfile"))
         if prof is not None and not _seccomp_type_ok(prof.get("type")):
             bad.append(name)
             values.add(_s(prof.get("type")))
+            fields.append(_cfield(kind, i, ".securityContext.seccompProfile.type"))
     if bad:
         setters.append(_containers_phrase(bad))
     if not setters:
         return None
     return (
         "seccompProfile",
-        f"{' and '.join(setters)} must not set securityContext.seccompProfile.type to "
-        f"{join_quote(sorted(values))}",
+        f"{' and '.join(setters)} must not set securityContext.seccompProfile.type to {join_quote(sorted(values))}",
+        tuple(fields),
     )
 
 
@@ -617,6 +684,9 @@ def seccomp_profile_restricted_1_19(p: PodView) -> Outcome:
     setters: list[str] = []
     values: set[str] = set()
     pod_ok = False
+    # explicit: forbidden values that are set; implicit: containers inheriting no profile
+    explicit_fields: list[str] = []
+    implicit_fields: list[str] = []
     psc = p.psc
     if psc is not None:
         prof = _m(psc.get("seccompProfile"))
@@ -626,29 +696,33 @@ def seccomp_profile_restricted_1_19(p: PodView) -> Outcome:
             else:
                 setters.append("pod")
                 values.add(_s(prof.get("type")))
+                explicit_fields.append(_POD_SECCOMP_TYPE)
     explicit: list[str] = []
     implicit: list[str] = []
-    for name, _c, sc, _k in p.containers:
+    for name, _c, sc, kind, i in p.containers:
         prof = _m(sc.get("seccompProfile")) if sc is not None else None
         if prof is not None:
             if not _seccomp_type_ok(prof.get("type")):
                 explicit.append(name)
                 values.add(_s(prof.get("type")))
+                explicit_fields.append(_cfield(kind, i, ".securityContext.seccompProfile.type"))
         elif not pod_ok:
             implicit.append(name)
+            implicit_fields.append(_missing(kind, i, sc))
     if explicit:
         setters.append(_containers_phrase(explicit))
     if setters:
         return (
             "seccompProfile",
-            f"{' and '.join(setters)} must not set securityContext.seccompProfile.type to "
-            f"{join_quote(sorted(values))}",
+            f"{' and '.join(setters)} must not set securityContext.seccompProfile.type to {join_quote(sorted(values))}",
+            tuple(explicit_fields),
         )
     if implicit:
         return (
             "seccompProfile",
             f"pod or {_containers_phrase(implicit)} must set securityContext.seccompProfile.type "
             'to "RuntimeDefault" or "Localhost"',
+            tuple(implicit_fields),
         )
     return None
 
@@ -691,15 +765,17 @@ def _sysctls(p: PodView, allowed: frozenset[str]) -> Outcome:
     if not items:
         return None
     bad = []
-    for s in _list(items):
+    fields = []
+    for i, s in enumerate(_list(items)):
         sm = _m(s)
         name = _s(sm.get("name")) if sm is not None else ""
         if name not in allowed:
             bad.append(name)
+            fields.append(f"spec.securityContext.sysctls[{i}]" + (".name" if sm is not None else ""))
     if not bad:
         return None
     # upstream keeps the spec's order (and duplicates)
-    return "forbidden sysctls", ", ".join(bad)
+    return "forbidden sysctls", ", ".join(bad), tuple(fields)
 
 
 def sysctls_1_0(p: PodView) -> Outcome:
@@ -741,13 +817,19 @@ def windows_host_process_1_0(p: PodView) -> Outcome:
     """Upstream windowsHostProcess, implementation for policy v1.0+."""
     psc = p.psc
     if (psc is None or psc.get("windowsOptions") is None) and not any(
-        sc is not None and sc.get("windowsOptions") is not None for _n, _c, sc, _k in p.containers
+        sc is not None and sc.get("windowsOptions") is not None for _n, _c, sc, _k, _i in p.containers
     ):
         return None
-    bad = [name for name, _c, sc, _k in p.containers if _host_process(sc)]
     setters = []
+    fields = []
     if _host_process(p.psc):
         setters.append("pod")
+        fields.append("spec.securityContext.windowsOptions.hostProcess")
+    bad = []
+    for name, _c, sc, kind, i in p.containers:
+        if _host_process(sc):
+            bad.append(name)
+            fields.append(_cfield(kind, i, ".securityContext.windowsOptions.hostProcess"))
     if bad:
         setters.append(_containers_phrase(bad))
     if not setters:
@@ -755,13 +837,15 @@ def windows_host_process_1_0(p: PodView) -> Outcome:
     return (
         "hostProcess",
         f"{' and '.join(setters)} must not set securityContext.windowsOptions.hostProcess=true",
+        tuple(fields),
     )
 
 
 # --- hostProbesAndHostLifecycle -------------------------------------------------------------
 
 
-def _handler_hosts(handler: Any, out: list[str]) -> None:
+def _handler_hosts(handler: Any, where: str, out: list[str], fields: list[str]) -> None:
+    """Add the hosts a probe or lifecycle handler targets to ``out`` and their paths to ``fields``."""
     hm = handler if type(handler) is dict else _m(handler)
     if hm is None:
         return
@@ -773,6 +857,7 @@ def _handler_hosts(handler: Any, out: list[str]) -> None:
                 host = action.get("host")
                 if host:
                     out.append(_s(host))
+                    fields.append(f"{where}.{key}.host")
 
 
 _PROBE_KEYS = ("livenessProbe", "readinessProbe", "startupProbe")
@@ -783,21 +868,22 @@ def host_probes_and_host_lifecycle_1_34(p: PodView) -> Outcome:
     bad: set[str] = set()
     hosts: set[str] = set()
     found: list[str] = []
-    for name, c, _sc, _k in p.containers:
+    fields: list[str] = []
+    for name, c, _sc, kind, i in p.containers:
         for key in _PROBE_KEYS:
             h = c.get(key)
             if h is not None:
-                _handler_hosts(h, found)
+                _handler_hosts(h, _cfield(kind, i, f".{key}"), found, fields)
         lc = c.get("lifecycle")
         if lc is not None:
             lcm = _m(lc)
             if lcm is not None:
                 h = lcm.get("postStart")
                 if h is not None:
-                    _handler_hosts(h, found)
+                    _handler_hosts(h, _cfield(kind, i, ".lifecycle.postStart"), found, fields)
                 h = lcm.get("preStop")
                 if h is not None:
-                    _handler_hosts(h, found)
+                    _handler_hosts(h, _cfield(kind, i, ".lifecycle.preStop"), found, fields)
         if found:
             bad.add(name)
             hosts.update(found)
@@ -809,6 +895,7 @@ def host_probes_and_host_lifecycle_1_34(p: PodView) -> Outcome:
         f"{_containers_phrase(sorted(bad))} {pluralize('uses', 'use', len(bad))} "
         f"{pluralize('probe or lifecycle host', 'probe or lifecycle hosts', len(hosts))} "
         f"{join_quote(sorted(hosts))}",
+        tuple(fields),
     )
 
 
@@ -817,16 +904,21 @@ def host_probes_and_host_lifecycle_1_34(p: PodView) -> Outcome:
 
 def allow_privilege_escalation_1_8(p: PodView) -> Outcome:
     """Upstream allowPrivilegeEscalation, implementation for policy v1.8+."""
-    bad = [
-        name
-        for name, _c, sc, _k in p.containers
-        if sc is None or sc.get("allowPrivilegeEscalation") is not False
-    ]
+    bad: list[str] = []
+    fields: list[str] = []
+    for name, _c, sc, kind, i in p.containers:
+        if sc is None or sc.get("allowPrivilegeEscalation") is not False:
+            bad.append(name)
+            if sc is None or sc.get("allowPrivilegeEscalation") is None:
+                fields.append(_missing(kind, i, sc))
+            else:
+                fields.append(_cfield(kind, i, ".securityContext.allowPrivilegeEscalation"))
     if not bad:
         return None
     return (
         "allowPrivilegeEscalation != false",
         f"{_containers_phrase(bad)} must set securityContext.allowPrivilegeEscalation=false",
+        tuple(fields),
     )
 
 
@@ -845,32 +937,40 @@ def run_as_non_root_1_0(p: PodView) -> Outcome:
     """Upstream runAsNonRoot, implementation for policy v1.0+."""
     setters: list[str] = []
     pod_true = False
+    # explicit: runAsNonRoot=false that is set; implicit: containers inheriting no true
+    explicit_fields: list[str] = []
+    implicit_fields: list[str] = []
     psc = p.psc
     if psc is not None:
         v = psc.get("runAsNonRoot")
         if v is False:
             setters.append("pod")
+            explicit_fields.append("spec.securityContext.runAsNonRoot")
         elif v is True:
             pod_true = True
     explicit: list[str] = []
     implicit: list[str] = []
-    for name, _c, sc, _k in p.containers:
+    for name, _c, sc, kind, i in p.containers:
         v = sc.get("runAsNonRoot") if sc is not None else None
         if v is False:
             explicit.append(name)
+            explicit_fields.append(_cfield(kind, i, ".securityContext.runAsNonRoot"))
         elif v is None and not pod_true:
             implicit.append(name)
+            implicit_fields.append(_missing(kind, i, sc))
     if explicit:
         setters.append(_containers_phrase(explicit))
     if setters:
         return (
             "runAsNonRoot != true",
             f"{' and '.join(setters)} must not set securityContext.runAsNonRoot=false",
+            tuple(explicit_fields),
         )
     if implicit:
         return (
             "runAsNonRoot != true",
             f"pod or {_containers_phrase(implicit)} must set securityContext.runAsNonRoot=true",
+            tuple(implicit_fields),
         )
     return None
 
@@ -889,14 +989,20 @@ def _is_zero(v: Any) -> bool:
 def run_as_user_1_23(p: PodView) -> Outcome:
     """Upstream runAsUser, implementation for policy v1.23+."""
     setters = []
+    fields = []
     if p.psc is not None and _is_zero(p.psc.get("runAsUser")):
         setters.append("pod")
-    bad = [name for name, _c, sc, _k in p.containers if sc is not None and _is_zero(sc.get("runAsUser"))]
+        fields.append("spec.securityContext.runAsUser")
+    bad = []
+    for name, _c, sc, kind, i in p.containers:
+        if sc is not None and _is_zero(sc.get("runAsUser")):
+            bad.append(name)
+            fields.append(_cfield(kind, i, ".securityContext.runAsUser"))
     if bad:
         setters.append(_containers_phrase(bad))
     if not setters:
         return None
-    return "runAsUser=0", f"{' and '.join(setters)} must not set runAsUser=0"
+    return "runAsUser=0", f"{' and '.join(setters)} must not set runAsUser=0", tuple(fields)
 
 
 def run_as_user_1_35(p: PodView) -> Outcome:

@@ -108,11 +108,17 @@ CHECK_IDS: tuple[str, ...] = tuple(cd.id for cd in CHECKS)
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """One failing check: upstream's check id, ForbiddenReason and ForbiddenDetail."""
+    """One failing check: upstream's check id, ForbiddenReason and ForbiddenDetail.
+
+    ``fields`` are the paths of the offending fields as on a Pod (``spec.containers[1]...``,
+    ``metadata.annotations``), the most relevant first, as decided by the check itself at the
+    evaluated version. Upstream reports no paths; they are not part of the API server's message.
+    """
 
     check_id: str
     reason: str
     detail: str
+    fields: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.reason} ({self.detail})" if self.detail else self.reason
@@ -216,9 +222,7 @@ def evaluate(
     lv, ver = _coerce(level, version)
     minor = ver.effective_minor
     if emulation_version is not None:
-        cap = (
-            emulation_version if isinstance(emulation_version, Version) else parse_version(emulation_version)
-        )
+        cap = emulation_version if isinstance(emulation_version, Version) else parse_version(emulation_version)
         minor = min(minor, cap.effective_minor)
     checks = plan(lv, minor)
     if not checks:
@@ -232,7 +236,7 @@ def evaluate(
         if out is not None:
             if violations is None:
                 violations = []
-            violations.append(Violation(check_id, out[0] or "unknown forbidden reason", out[1]))
+            violations.append(Violation(check_id, out[0] or "unknown forbidden reason", out[1], out[2]))
     if violations is None:
         return ALLOWED
     return Result(False, tuple(violations))
