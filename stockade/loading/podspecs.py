@@ -226,7 +226,11 @@ def _kserve_component(obj: K8sObject, comp: Any, base: str, role: str) -> Iterat
         return
     spec: dict[str, Any] = {k: v for k, v in comp.items() if k not in _KSERVE_MODEL_KEYS}
     remap: dict[str, str] = {}
-    containers = [c for c in comp.get("containers") or () if isinstance(c, Mapping)]
+    raw = comp.get("containers")
+    if raw is not None and not isinstance(raw, list):
+        yield PodSpecRef(obj, base, spec, _EMPTY, role)  # the wrong type is reported by validation
+        return
+    containers = [c for c in raw or () if isinstance(c, Mapping)]
     for key in _KSERVE_MODEL_KEYS:
         model = comp.get(key)
         if isinstance(model, Mapping):

@@ -300,7 +300,10 @@ def _add_object(result: LoadResult, body: Any, doc_loc: Location, source: Source
         result.skipped.append(Skipped(ref, location, "not a Kubernetes object (no apiVersion and kind)"))
         return
     obj = K8sObject(ref, body, location, source, list_path)
-    problems = validate_object(obj)
+    try:
+        problems = validate_object(obj)
+    except Exception as e:  # noqa: BLE001 - a shape nobody foresaw must not stop the scan
+        problems = [f"cannot analyse this object ({type(e).__name__}); please report it"]
     if problems:
         result.errors.append(InputFailure(location, problems[0], ref))
         return

@@ -114,3 +114,13 @@ def test_kustomization_without_kubectl_scans_files_with_a_note(tmp_path: Path, m
         f"{tmp_path}: kustomization not rendered (kubectl not found); its files were scanned one by one"
     ]
     assert [s.reason for s in result.skipped] == ["kustomize build input, not a cluster object"]
+
+
+def test_wrong_type_inside_an_ml_resource_is_reported_at_its_real_path(tmp_path: Path) -> None:
+    f = tmp_path / "isvc.yaml"
+    f.write_text(
+        "apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: m, namespace: s}\n"
+        "spec:\n  predictor:\n    containers: 1.5\n"
+    )
+    (err,) = load_paths([str(f)]).errors
+    assert err.message == "spec.predictor.containers: expected a list, got a number"
