@@ -135,14 +135,15 @@ class Engine:
         g = ev.get
         t = ev.time_ns() or time.time_ns()
         for r in rules:
+            text, fields = r.output.evaluate(g)
             alerts.append(
                 Alert(
                     rule=r.name,
                     priority=r.priority_name,
                     priority_rank=r.priority,
                     source=r.source,
-                    output=r.output.render(g),
-                    output_fields={"evt.time": t, **r.output.values(g)},
+                    output=text,
+                    output_fields={"evt.time": t, **fields},
                     tags=r.tags,
                     time_ns=t,
                     hostname=self.hostname,

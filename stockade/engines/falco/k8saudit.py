@@ -504,23 +504,18 @@ def _key_extractor(key: str) -> Callable[[Any], Any]:
             def fn(raw: Any) -> Any:
                 return None
 
-    raw_fn = fn
-
-    def ev_fn(ev: Any) -> Any:
-        return raw_fn(ev.raw)
-
-    _KEY_FNS[key] = ev_fn
-    return ev_fn
+    _KEY_FNS[key] = fn
+    return fn
 
 
-def _rawtime(ev: Any) -> Any:
-    t = ev.time_ns()
+def _rawtime(raw: Any) -> Any:
+    t = event_time_ns(raw)
     return str(t) if t else None
 
 
 def _time_fn(iso: bool) -> Callable[[Any], Any]:
-    def fn(ev: Any) -> Any:
-        t = ev.time_ns()
+    def fn(raw: Any) -> Any:
+        t = event_time_ns(raw)
         return format_time(t, iso=iso) if t else None
 
     return fn
@@ -553,19 +548,19 @@ _SIMPLE_PATHS: dict[str, tuple[str, ...]] = {
 class _FieldCache(dict):  # type: ignore[type-arg]
     """Per-event field values; a miss extracts the field (so a hit costs one C-level lookup)."""
 
-    __slots__ = ("ev",)
-    ev: Any
+    __slots__ = ("raw",)
+    raw: Any
 
     def __missing__(self, key: str) -> Any:
         fn = _KEY_FNS.get(key) or _key_extractor(key)
-        v = self[key] = fn(self.ev)
+        v = self[key] = fn(self.raw)
         return v
 
 
 class K8sAuditEvent:
     """One audit event; fields are extracted on first use and cached."""
 
-    __slots__ = ("_ts", "cache", "get", "num", "raw")
+    __slots__ = ("cache", "get", "num", "raw")
     source = "k8s_audit"
 
     def __init__(self, raw: Any, num: int = 1) -> None:
@@ -573,18 +568,15 @@ class K8sAuditEvent:
         self.raw = raw if isinstance(raw, dict) else {}
         self.num = num
         cache = _FieldCache()
-        cache.ev = self
+        cache.raw = self.raw
         self.cache = cache
-        self._ts: int | None = None
         # ``get(key)``: the value of a field, or None when the event does not have it
         self.get = cache.__getitem__
 
     def time_ns(self) -> int:
         """The event timestamp in ns (0 when the event has none)."""
-        if self._ts is None:
-            t = event_time_ns(self.raw)
-            self._ts = t if t is not None else 0
-        return self._ts
+        t = self.cache["jevt.rawtime"]
+        return int(t) if t else 0
 
 
 _KEYS: dict[str, tuple[str, str | None]] = {}

@@ -121,8 +121,7 @@ class OutputFormat:
 
     def _getter(self, operand: FieldRef | Transform) -> Callable[[Callable[[str], Any]], Any]:
         if isinstance(operand, FieldRef):
-            key = operand.key
-            return lambda g: g(key)
+            return _FieldGetter(operand.key)
         inner = operand.args[0] if operand.args else None
         name = operand.name
         if isinstance(inner, (FieldRef, Transform)):
@@ -130,29 +129,56 @@ class OutputFormat:
             return lambda g: _tf(name, sub(g))
         return lambda g: None
 
-    def render(self, get: Callable[[str], Any]) -> str:
-        """The output text for one event."""
+    def _prepare(self) -> None:
+        # One pass per alert: the token values once, then the text from the literal parts.
+        self._tokens = [p for p in self.parts if not isinstance(p, str)]
+        self._simple_keys: list[str] | None = None
+        if all(isinstance(tok[1], _FieldGetter) for tok in self._tokens):
+            self._simple_keys = [tok[1].key for tok in self._tokens]  # type: ignore[attr-defined]
+
+    def evaluate(self, get: Callable[[str], Any]) -> tuple[str, dict[str, Any]]:
+        """The output text and ``output_fields`` (token -> value, ``None`` when missing)."""
+        if not hasattr(self, "_tokens"):
+            self._prepare()
+        keys = self._simple_keys
+        vals = [get(k) for k in keys] if keys is not None else [tok[1](get) for tok in self._tokens]
         out: list[str] = []
+        fields: dict[str, Any] = {}
+        i = 0
         for p in self.parts:
             if isinstance(p, str):
                 out.append(p)
                 continue
-            _, getter, width = p
-            text = render_value(getter(get))
-            if width:
-                text = text[:width].ljust(width)
+            v = vals[i]
+            i += 1
+            if v is None:
+                text = "<NA>"
+            elif type(v) is str:
+                text = v
+            else:
+                text = render_value(v)
+            if p[2]:
+                text = text[: p[2]].ljust(p[2])
             out.append(text)
-        return "".join(out)
+            fields[p[0]] = list(v) if isinstance(v, tuple) else v
+        return "".join(out), fields
+
+    def render(self, get: Callable[[str], Any]) -> str:
+        """The output text for one event."""
+        return self.evaluate(get)[0]
 
     def values(self, get: Callable[[str], Any]) -> dict[str, Any]:
         """``output_fields`` of Falco's JSON output: token -> value (``None`` when missing)."""
-        out: dict[str, Any] = {}
-        for p in self.parts:
-            if isinstance(p, str):
-                continue
-            token, getter, _ = p
-            v = getter(get)
-            if isinstance(v, tuple):
-                v = list(v)
-            out[token] = v
-        return out
+        return self.evaluate(get)[1]
+
+
+class _FieldGetter:
+    """Reads one field (kept as a class so the formatter can batch plain field reads)."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __call__(self, g: Callable[[str], Any]) -> Any:
+        return g(self.key)
