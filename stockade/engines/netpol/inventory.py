@@ -24,6 +24,14 @@ from stockade.loading.objects import Inventory, K8sObject
 _HASH_SUFFIX = re.compile(r"^(?P<base>.+)-[a-z0-9]{5,10}$")
 
 
+def _m(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _l(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _ips(values: Any) -> tuple[IPAddress, ...]:
     out: list[IPAddress] = []
     for v in values:
@@ -39,15 +47,15 @@ def _ips(values: Any) -> tuple[IPAddress, ...]:
 def container_ports(spec: Mapping[str, Any]) -> tuple[ContainerPort, ...]:
     """Named container ports of a pod spec (what named policy ports resolve to)."""
     out: list[ContainerPort] = []
-    containers = list(spec.get("containers") or [])
+    containers = list(_l(spec.get("containers")))
     # Restartable init containers (sidecars) run for the pod's lifetime and may serve ports.
     containers += [
-        c for c in spec.get("initContainers") or [] if isinstance(c, Mapping) and c.get("restartPolicy") == "Always"
+        c for c in _l(spec.get("initContainers")) if isinstance(c, Mapping) and c.get("restartPolicy") == "Always"
     ]
     for c in containers:
         if not isinstance(c, Mapping):
             continue
-        for p in c.get("ports") or []:
+        for p in _l(c.get("ports")):
             if not isinstance(p, Mapping) or not isinstance(p.get("containerPort"), int):
                 continue
             out.append(
@@ -69,10 +77,10 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
     namespaces = [Namespace(o.name, _labels(o.labels)) for o in inventory.kinds("Namespace")]
     nodes: list[Node] = []
     for o in inventory.kinds("Node"):
-        status = o.body.get("status") or {}
+        status = _m(o.body.get("status"))
         addrs = [
             a.get("address")
-            for a in status.get("addresses") or []
+            for a in _l(status.get("addresses"))
             if isinstance(a, Mapping) and a.get("type") in ("InternalIP", "ExternalIP")
         ]
         nodes.append(Node(o.name, _ips(addrs), _labels(o.labels)))
@@ -80,7 +88,7 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
     # Owner chains: which workloads have real pods in the inventory.
     owners: dict[tuple[str, str, str], tuple[str, str]] = {}
     for o in inventory.kinds("ReplicaSet", "Job"):
-        for ref in o.metadata.get("ownerReferences") or []:
+        for ref in _l(o.metadata.get("ownerReferences")):
             if isinstance(ref, Mapping) and ref.get("controller", True):
                 owners[(o.namespace or "default", o.kind, o.name)] = (
                     str(ref.get("kind")),
@@ -100,11 +108,11 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
             node = spec.get("nodeName") if isinstance(spec.get("nodeName"), str) else None
             ports = container_ports(spec)
             if not ref.is_template:
-                status = obj.body.get("status") or {}
+                status = _m(obj.body.get("status"))
                 if status.get("phase") in ("Succeeded", "Failed"):
                     continue
                 ips = _ips(
-                    [p.get("ip") for p in status.get("podIPs") or [] if isinstance(p, Mapping)]
+                    [p.get("ip") for p in _l(status.get("podIPs")) if isinstance(p, Mapping)]
                     or ([status["podIP"]] if status.get("podIP") else [])
                 )
                 pod = Pod(ns, obj.name, _labels(ref.labels), ips, node, ports, host)
@@ -138,7 +146,7 @@ def world_from_inventory(inventory: Inventory, options: Options | None = None) -
     for o in policy_objs:
         body = dict(o.body)
         if o.kind in NETWORKPOLICY_KINDS:
-            md = dict(body.get("metadata") or {})
+            md = dict(_m(body.get("metadata")))
             md.setdefault("namespace", o.namespace or "default")
             body["metadata"] = md
         bodies.append(body)
@@ -170,7 +178,7 @@ def _owner_chain(
     known: set[tuple[str, str, str]],
 ) -> list[tuple[str, str, str]]:
     chain: list[tuple[str, str, str]] = []
-    refs = [r for r in obj.metadata.get("ownerReferences") or [] if isinstance(r, Mapping)]
+    refs = [r for r in _l(obj.metadata.get("ownerReferences")) if isinstance(r, Mapping)]
     for r in refs[:1]:
         kind, name = str(r.get("kind")), str(r.get("name"))
         for _ in range(4):

@@ -188,6 +188,24 @@ def _known(raw: Mapping[str, Any], fields: tuple[str, ...], where: str) -> None:
             raise PolicyError(f"{where}: unknown field {str(key)!r}")
 
 
+def _map(value: Any, where: str) -> Mapping[str, Any]:
+    """A mapping field (absent or null reads as empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise PolicyError(f"{where}: must be a mapping")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    """A list field (absent or null reads as empty)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PolicyError(f"{where}: must be a list")
+    return value
+
+
 def _sel(raw: Any, where: str) -> Selector:
     try:
         return Selector.parse(raw, where)
@@ -282,7 +300,7 @@ def _np_peers(raw: Any, where: str) -> tuple[Peer, ...] | None:
             _known(block, ("cidr", "except"), f"{at}.ipBlock")
             cidr = _network(block.get("cidr"), f"{at}.ipBlock.cidr")
             excepts: list[IPNetwork] = []
-            for j, ex in enumerate(block.get("except") or []):
+            for j, ex in enumerate(_list(block.get("except"), f"{at}.ipBlock.except")):
                 net = _network(ex, f"{at}.ipBlock.except[{j}]")
                 if net.version != cidr.version or net.network_address not in cidr or net.prefixlen <= cidr.prefixlen:
                     raise PolicyError(f"{at}.ipBlock.except[{j}]: must be a strict subset of cidr {cidr}")
@@ -299,7 +317,7 @@ def _np_peers(raw: Any, where: str) -> tuple[Peer, ...] | None:
 
 def parse_network_policy(body: Mapping[str, Any], namespace: str | None = None) -> NetworkPolicy:
     """Normalise one NetworkPolicy object (as a dict); raises :class:`PolicyError`."""
-    md = body.get("metadata") or {}
+    md = _map(body.get("metadata"), "metadata")
     name = str(md.get("name") or "")
     ns = str(md.get("namespace") or namespace or "default")
     if not name:
@@ -363,16 +381,16 @@ def _tier_ports(rule: Mapping[str, Any], where: str) -> tuple[PortMatch, ...] | 
     out: list[PortMatch] = []
     if "ports" in rule and rule["ports"] is not None:
         # v1alpha1: portNumber {protocol, port} | portRange {protocol, start, end} | namedPort.
-        for i, p in enumerate(rule["ports"]):
+        for i, p in enumerate(_list(rule["ports"], f"{where}.ports")):
             at = f"{where}.ports[{i}]"
             if not isinstance(p, Mapping):
                 raise PolicyError(f"{at}: must be a mapping")
             if "portNumber" in p:
-                pn = p["portNumber"] or {}
+                pn = _map(p["portNumber"], f"{at}.portNumber")
                 num = _port_number(pn.get("port"), f"{at}.portNumber.port")
                 out.append(PortMatch(_protocol(pn.get("protocol"), f"{at}.portNumber.protocol"), num, num))
             elif "portRange" in p:
-                pr = p["portRange"] or {}
+                pr = _map(p["portRange"], f"{at}.portRange")
                 lo = _port_number(pr.get("start"), f"{at}.portRange.start")
                 hi = _port_number(pr.get("end"), f"{at}.portRange.end")
                 if hi < lo:
@@ -405,15 +423,15 @@ def _tier_ports(rule: Mapping[str, Any], where: str) -> tuple[PortMatch, ...] | 
                 continue
             entries = p[key]
             for e in entries if isinstance(entries, list) else [entries]:
-                e = e or {}
-                dp = e.get("destinationPort", e.get("port")) if isinstance(e, Mapping) else None
+                e = _map(e, f"{at}.{key}")
+                dp = _map(e.get("destinationPort", e.get("port")), f"{at}.{key}.destinationPort")
                 if not dp:
                     out.append(PortMatch(proto))
                 elif "number" in dp:
                     n = _port_number(dp["number"], f"{at}.{key}.destinationPort.number")
                     out.append(PortMatch(proto, n, n))
                 else:
-                    rng = dp.get("range", dp.get("portRange")) or {}
+                    rng = _map(dp.get("range", dp.get("portRange")), f"{at}.{key}.destinationPort.range")
                     lo = _port_number(rng.get("start"), f"{at}.{key}.destinationPort.range.start")
                     hi = _port_number(rng.get("end"), f"{at}.{key}.destinationPort.range.end")
                     out.append(PortMatch(proto, lo, hi))
@@ -440,7 +458,7 @@ def _tier_peer_strict(raw: Any, where: str) -> TierPeer:
     if key == "namespaces":
         return TierPeer("namespaces", namespaces=_sel(value, f"{where}.namespaces"))
     if key == "pods":
-        value = value or {}
+        value = _map(value, f"{where}.pods")
         return TierPeer(
             "pods",
             namespaces=_sel(value.get("namespaceSelector"), f"{where}.pods.namespaceSelector"),
@@ -449,9 +467,9 @@ def _tier_peer_strict(raw: Any, where: str) -> TierPeer:
     if key == "nodes":
         return TierPeer("nodes", nodes=_sel(value, f"{where}.nodes"))
     if key == "networks":
-        nets = tuple(_network(n, f"{where}.networks[{i}]") for i, n in enumerate(value or []))
+        nets = tuple(_network(n, f"{where}.networks[{i}]") for i, n in enumerate(_list(value, f"{where}.networks")))
         return TierPeer("networks", networks=nets)
-    return TierPeer("domains", domains=tuple(str(d) for d in value or []))
+    return TierPeer("domains", domains=tuple(str(d) for d in _list(value, f"{where}.domainNames")))
 
 
 _ACTIONS: dict[str, Action] = {"Allow": "Allow", "Accept": "Allow", "Deny": "Deny", "Pass": "Pass"}
@@ -460,7 +478,7 @@ _ACTIONS: dict[str, Action] = {"Allow": "Allow", "Accept": "Allow", "Deny": "Den
 def parse_tier_policy(body: Mapping[str, Any]) -> TierPolicy:
     """Normalise an ANP, BANP or CNP object (as a dict); raises :class:`PolicyError`."""
     kind = str(body.get("kind"))
-    md = body.get("metadata") or {}
+    md = _map(body.get("metadata"), "metadata")
     name = str(md.get("name") or "")
     spec = body.get("spec") or {}
     if not isinstance(spec, Mapping):
@@ -491,7 +509,7 @@ def parse_tier_policy(body: Mapping[str, Any]) -> TierPolicy:
     if "namespaces" in subject:
         sub_ns, sub_pods = _sel(subject["namespaces"], "spec.subject.namespaces"), EVERYTHING
     else:
-        sp = subject["pods"] or {}
+        sp = _map(subject["pods"], "spec.subject.pods")
         sub_ns = _sel(sp.get("namespaceSelector"), "spec.subject.pods.namespaceSelector")
         sub_pods = _sel(sp.get("podSelector"), "spec.subject.pods.podSelector")
 

@@ -223,7 +223,8 @@ class World:
         skipped: list[SkippedPolicy] = []
         for body in objects:
             kind = str(body.get("kind"))
-            md = body.get("metadata") or {}
+            md = body.get("metadata")
+            md = md if isinstance(md, Mapping) else {}
             ns = md.get("namespace")
             ref = f"{kind}/{str(ns) + '/' if ns else ''}{md.get('name')}"
             try:
