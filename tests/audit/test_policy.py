@@ -137,3 +137,26 @@ def test_load_policy_errors_name_the_file(tmp_path: Path) -> None:
         load_policy(str(f))
     with pytest.raises(InputError, match="cannot read audit policy"):
         load_policy(str(tmp_path / "missing.yaml"))
+
+
+def test_compiled_memoised_evaluation_agrees_with_the_reference_matcher() -> None:
+    import random
+
+    from tests.audit.test_review import _all_requests, _random_rule
+
+    rng = random.Random(7)
+    reqs = _all_requests()
+    for _ in range(120):
+        body = {
+            "omitStages": rng.sample(["RequestReceived", "Panic"], rng.randint(0, 1)),
+            "rules": [_random_rule(rng) for _ in range(rng.randint(1, 6))],
+        }
+        policy = Policy.from_dict(body)
+        for req in rng.sample(reqs, 300) * 2:  # twice: the second pass is served by the memo
+            first = next(iter(policy.matching_rules(req)), None)
+            got = policy.evaluate(req)
+            assert got.rule_index == first, (body, req)
+            if first is None:
+                assert got.level is Level.NONE and got.omit_stages == frozenset(body["omitStages"])
+            else:
+                assert got.level is policy.rules[first].level

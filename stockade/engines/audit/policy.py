@@ -200,6 +200,47 @@ def path_matches(path: str, spec: str) -> bool:
 
 # ------------------------------------------------------------------ compiled form
 
+
+@dataclass(frozen=True, slots=True)
+class _GroupMatcher:
+    """One ``resources`` entry reduced to sets (see :meth:`GroupResources.matches`)."""
+
+    all_resources: bool
+    names: frozenset[str] | None
+    exact: frozenset[str]
+    """``resource`` or ``resource/subresource`` strings matched as written."""
+    any_resource: bool
+    """``"*"``: every resource and subresource."""
+    subresources: frozenset[str]
+    """``"*/sub"``: that subresource of any resource."""
+    with_subresources: frozenset[str]
+    """``"res/*"``: the resource and all its subresources."""
+
+    @classmethod
+    def of(cls, gr: GroupResources) -> _GroupMatcher:
+        res = gr.resources
+        return cls(
+            all_resources=not res,
+            names=frozenset(gr.resource_names) if gr.resource_names else None,
+            exact=frozenset(res),
+            any_resource="*" in res,
+            subresources=frozenset(r[2:] for r in res if r.startswith("*/")),
+            with_subresources=frozenset(r[:-2] for r in res if r.endswith("/*")),
+        )
+
+    def matches(self, resource: str, subresource: str, combined: str, name: str) -> bool:
+        if self.all_resources:
+            return True
+        if self.names is not None and name not in self.names:
+            return False
+        return (
+            self.any_resource
+            or combined in self.exact
+            or resource in self.with_subresources
+            or (bool(subresource) and subresource in self.subresources)
+        )
+
+
 _ANY = 0
 _RES = 1
 _NONRES = 2
@@ -216,8 +257,8 @@ class _Compiled:
     scope: int
     namespaces: frozenset[str] | None
     # group -> entries; None when the rule has no resources list.
-    by_group: dict[str, list[GroupResources]] | None
-    star_group: list[GroupResources]
+    by_group: dict[str, list[_GroupMatcher]] | None
+    star_group: list[_GroupMatcher]
     urls_exact: frozenset[str]
     urls_prefix: tuple[str, ...]
     urls_all: bool
@@ -239,9 +280,26 @@ class Policy:
     wildcard_group: bool = True
     _compiled: list[_Compiled] = field(default_factory=list, repr=False, compare=False)
     _by_verb: dict[tuple[str, int], list[_Compiled]] = field(default_factory=dict, repr=False, compare=False)
+    _memo: dict[tuple[Any, ...], AuditConfig] = field(default_factory=dict, repr=False, compare=False)
+    _relevant: tuple[bool, bool, bool, bool] = field(default=(True, True, True, True), repr=False, compare=False)
+    _default: AuditConfig | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._compiled.extend(self._compile(r) for r in self.rules)
+        # Which request attributes can change an answer: the memo key leaves the others out, so
+        # repeated traffic (the same verb on the same resource) hits the memo whatever the names.
+        rs = self.rules
+        object.__setattr__(
+            self,
+            "_relevant",
+            (
+                any(r.users for r in rs),
+                any(r.user_groups for r in rs),
+                any(r.namespaces for r in rs),
+                any(gr.resource_names for r in rs for gr in r.resources),
+            ),
+        )
+        object.__setattr__(self, "_default", AuditConfig(Level.NONE, self.omit_stages, self.omit_managed_fields, None))
 
     # -------------------------------------------------------------- construction
 
@@ -275,15 +333,15 @@ class Policy:
 
     def _compile(self, r: PolicyRule) -> _Compiled:
         scope = {"resource": _RES, "nonResource": _NONRES, "any": _ANY}[r.scope]
-        by_group: dict[str, list[GroupResources]] | None = None
-        star: list[GroupResources] = []
+        by_group: dict[str, list[_GroupMatcher]] | None = None
+        star: list[_GroupMatcher] = []
         if r.resources:
             by_group = {}
             for gr in r.resources:
                 if gr.group == "*" and self.wildcard_group:
-                    star.append(gr)
+                    star.append(_GroupMatcher.of(gr))
                 else:
-                    by_group.setdefault(gr.group, []).append(gr)
+                    by_group.setdefault(gr.group, []).append(_GroupMatcher.of(gr))
         urls = r.non_resource_urls
         omf = r.omit_managed_fields if r.omit_managed_fields is not None else self.omit_managed_fields
         return _Compiled(
@@ -306,7 +364,8 @@ class Policy:
     @property
     def default(self) -> AuditConfig:
         """The answer when no rule matches."""
-        return AuditConfig(Level.NONE, self.omit_stages, self.omit_managed_fields, None)
+        assert self._default is not None
+        return self._default
 
     def _candidates(self, verb: str, resource_request: bool) -> list[_Compiled]:
         key = (verb, 1 if resource_request else 0)
@@ -333,6 +392,21 @@ class Policy:
             req.path,
         )
 
+    def evaluate_uncached(self, req: AuditRequest) -> AuditConfig:
+        """:meth:`evaluate` bypassing the memo (benchmarks; every request distinct)."""
+        return self._decide(
+            req.user,
+            req.groups,
+            req.verb,
+            req.resource_request,
+            req.api_group,
+            req.resource,
+            req.subresource,
+            req.name,
+            req.namespace,
+            req.path,
+        )
+
     def evaluate_fields(
         self,
         user: str | None,
@@ -346,7 +420,46 @@ class Policy:
         namespace: str = "",
         path: str = "",
     ) -> AuditConfig:
-        """:meth:`evaluate` without building an :class:`AuditRequest` (the hot path)."""
+        """:meth:`evaluate` without building an :class:`AuditRequest` (the hot path, memoised)."""
+        use_user, use_groups, use_ns, use_names = self._relevant
+        key = (
+            verb,
+            resource_request,
+            api_group,
+            resource,
+            subresource,
+            "" if resource_request else path,
+            user if use_user else (user is None),
+            tuple(groups) if use_groups else (),
+            namespace if use_ns else "",
+            name if use_names else "",
+        )
+        memo = self._memo
+        hit = memo.get(key)
+        if hit is not None:
+            return hit
+        result = self._decide(
+            user, groups, verb, resource_request, api_group, resource, subresource, name, namespace, path
+        )
+        if len(memo) >= 100_000:  # bound memory on hostile or very diverse traffic
+            memo.clear()
+        memo[key] = result
+        return result
+
+    def _decide(
+        self,
+        user: str | None,
+        groups: Sequence[str],
+        verb: str,
+        resource_request: bool,
+        api_group: str,
+        resource: str,
+        subresource: str,
+        name: str,
+        namespace: str,
+        path: str,
+    ) -> AuditConfig:
+        combined = f"{resource}/{subresource}" if subresource else resource
         for c in self._candidates(verb, resource_request):
             if c.users is not None and (user is None or user not in c.users):
                 continue
@@ -357,7 +470,10 @@ class Policy:
                     continue
                 if c.by_group is not None:
                     entries = c.by_group.get(api_group)
-                    if not _any_entry(entries, c.star_group, api_group, resource, subresource, name):
+                    if not (
+                        (entries and any(m.matches(resource, subresource, combined, name) for m in entries))
+                        or any(m.matches(resource, subresource, combined, name) for m in c.star_group)
+                    ):
                         continue
             elif c.scope == _NONRES and not (
                 c.urls_all or path in c.urls_exact or any(path.startswith(p) for p in c.urls_prefix)
@@ -369,21 +485,6 @@ class Policy:
     def matching_rules(self, req: AuditRequest) -> list[int]:
         """Indices of every rule that matches ``req`` (not only the first), for diagnostics."""
         return [r.index for r in self.rules if r.matches(req, self.wildcard_group)]
-
-
-def _any_entry(
-    entries: list[GroupResources] | None,
-    star: list[GroupResources],
-    api_group: str,
-    resource: str,
-    subresource: str,
-    name: str,
-) -> bool:
-    if entries:
-        for gr in entries:
-            if gr.matches(api_group, resource, subresource, name, False):
-                return True
-    return any(gr.matches(api_group, resource, subresource, name, True) for gr in star)
 
 
 # ------------------------------------------------------------------ parsing and validation
