@@ -68,27 +68,44 @@ def _inputs(p: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="manifests, directories or a cluster dump (- for stdin); repeatable",
     )
-    g = p.add_argument_group("implementation-defined behaviour (defaults follow upstream e2e tests)")
+    p.add_argument("-c", "--config", metavar="FILE", help="configuration file (default: ./stockade.yaml if present)")
+    g = p.add_argument_group(
+        "implementation-defined behaviour (defaults follow upstream e2e tests; the netpol section of the "
+        "configuration may change them, these flags win)"
+    )
     g.add_argument(
         "--no-ipblock-pod-ips",
-        dest="ipblock_pod_ips",
-        action="store_false",
+        dest="ipblock_matches_pod_ips",
+        action="store_const",
+        const=False,
         help="ipBlock never matches pod IPs (Cilium, np-guard)",
     )
     g.add_argument(
         "--hostnetwork",
         choices=("node-traffic", "pod-like"),
-        default="node-traffic",
         help="hostNetwork pods are node traffic (default) or treated like other pods",
     )
     g.add_argument(
         "--no-self-exempt",
         dest="self_exempt",
-        action="store_false",
+        action="store_const",
+        const=False,
         help="evaluate a pod's traffic to its own IP like any other connection",
     )
-    g.add_argument("--egress-to-own-node", action="store_true", help="also exempt egress from a pod to its own node")
-    g.add_argument("--no-endport", dest="endport", action="store_false", help="CNI without endPort support")
+    g.add_argument(
+        "--egress-to-own-node",
+        dest="egress_to_own_node",
+        action="store_const",
+        const=True,
+        help="also exempt egress from a pod to its own node",
+    )
+    g.add_argument(
+        "--no-endport",
+        dest="endport_supported",
+        action="store_const",
+        const=False,
+        help="CNI without endPort support",
+    )
 
 
 def _port(text: str) -> int:
@@ -117,15 +134,18 @@ def _no_sub(p: argparse.ArgumentParser) -> Any:
 
 
 def _options(args: argparse.Namespace) -> Options:
+    """Engine switches: the configuration's ``netpol`` section, then the command-line flags."""
+    from stockade.cli.scan import load_config
     from stockade.engines.netpol import Options
+    from stockade.engines.netpol.model import option_overrides
 
-    return Options(
-        self_exempt=args.self_exempt,
-        ipblock_matches_pod_ips=args.ipblock_pod_ips,
-        hostnetwork=args.hostnetwork,
-        egress_to_own_node=args.egress_to_own_node,
-        endport_supported=args.endport,
-    )
+    config = load_config(args.config)
+    settings = option_overrides(config.section("netpol"), config.source or "<config>")
+    for key in ("self_exempt", "ipblock_matches_pod_ips", "hostnetwork", "egress_to_own_node", "endport_supported"):
+        value = getattr(args, key, None)
+        if value is not None:
+            settings[key] = value
+    return Options(**settings)
 
 
 def _load(args: argparse.Namespace) -> tuple[World, int]:

@@ -298,3 +298,40 @@ def test_admin_and_baseline_tiers_from_manifests(capsys: pytest.CaptureFixture[s
     assert json.loads(out)["ingress"]["tier"] == "baseline"
     code, out, _ = run(capsys, "matrix", "--port", "8080", "-o", "csv", "-f", path)
     assert out.splitlines()[1:] == ["notebooks/alice,1,0,0", "serving/model,0,1,0", "monitoring/prometheus,0,1,1"]
+
+
+def test_config_section_sets_switches_and_flags_win(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    manifest = tmp_path / "cidr.yaml"
+    manifest.write_text(
+        """
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: a}
+spec: {containers: [{name: c, image: "busybox:1.36"}]}
+status: {phase: Running, podIP: 10.1.0.5}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: server, namespace: b, labels: {app: server}}
+spec: {containers: [{name: c, image: "busybox:1.36"}]}
+status: {phase: Running, podIP: 10.2.0.5}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: from-cidr, namespace: b}
+spec:
+  podSelector: {}
+  ingress: [{from: [{ipBlock: {cidr: 10.1.0.0/16}}]}]
+""",
+        encoding="utf-8",
+    )
+    config = tmp_path / "stockade.yaml"
+    config.write_text("netpol:\n  ipblock_matches_pod_ips: false\n", encoding="utf-8")
+    args = ("check", "--from", "a/client", "--to", "b/server", "--port", "80", "-f", str(manifest))
+    assert run(capsys, *args)[:2] == (0, "allowed\n")
+    assert run(capsys, *args, "-c", str(config))[:2] == (1, "denied\n")
+    assert run(capsys, *args, "--no-ipblock-pod-ips")[:2] == (1, "denied\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("netpol:\n  hostnetwork: sometimes\n", encoding="utf-8")
+    code, _, err = run(capsys, *args, "-c", str(bad))
+    assert code == 2 and "netpol.hostnetwork must be node-traffic or pod-like" in err

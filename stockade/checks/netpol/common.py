@@ -75,16 +75,9 @@ def settings(ctx: ScanContext) -> Settings:
     ignored = sec.get("ignore_namespaces", list(DEFAULT_IGNORED))
     if not isinstance(ignored, list) or not all(isinstance(x, str) for x in ignored):
         raise ConfigError(f"{src}: netpol.ignore_namespaces must be a list of namespace names")
-    opts: dict[str, Any] = {}
-    for key in ("ipblock_matches_pod_ips", "self_exempt", "egress_to_own_node", "endport_supported"):
-        if key in sec:
-            if not isinstance(sec[key], bool):
-                raise ConfigError(f"{src}: netpol.{key} must be true or false")
-            opts[key] = sec[key]
-    if "hostnetwork" in sec:
-        if sec["hostnetwork"] not in ("node-traffic", "pod-like"):
-            raise ConfigError(f"{src}: netpol.hostnetwork must be node-traffic or pod-like")
-        opts["hostnetwork"] = sec["hostnetwork"]
+    from stockade.engines.netpol.model import option_overrides
+
+    opts = option_overrides(sec, src)
     result = Settings(sensitive, frozenset(ignored), opts)
     ctx.cache["netpol.settings"] = result
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -32,6 +32,29 @@ class Options:
     """Also exempt egress from a pod to its own node (the docs' intro; not the normative text)."""
     endport_supported: bool = True
     """When False, a rule with endPort degrades to its single ``port`` (older CNIs)."""
+
+
+SWITCHES = ("self_exempt", "ipblock_matches_pod_ips", "egress_to_own_node", "endport_supported")
+
+
+def option_overrides(section: Mapping[str, Any], source: str = "<config>") -> dict[str, Any]:
+    """The :class:`Options` fields a ``netpol:`` configuration section sets (validated).
+
+    Raises :class:`~stockade.errors.ConfigError` naming the key.
+    """
+    from stockade.errors import ConfigError
+
+    out: dict[str, Any] = {}
+    for key in SWITCHES:
+        if key in section:
+            if not isinstance(section[key], bool):
+                raise ConfigError(f"{source}: netpol.{key} must be true or false")
+            out[key] = section[key]
+    if "hostnetwork" in section:
+        if section["hostnetwork"] not in ("node-traffic", "pod-like"):
+            raise ConfigError(f"{source}: netpol.hostnetwork must be node-traffic or pod-like")
+        out["hostnetwork"] = section["hostnetwork"]
+    return out
 
 
 @dataclass(frozen=True, slots=True)
