@@ -233,3 +233,16 @@ def test_blank_and_whitespace_lines_are_skipped(tmp_path: Path) -> None:
     stats = ReadStats()
     assert [e.user for e in iter_events([str(log)], stats)] == ["alice"]
     assert (stats.lines, stats.bad_lines, stats.events) == (4, 0, 1)
+
+
+def test_anomaly_scores_are_stable_and_follow_later_learning() -> None:
+    base = Baseline()
+    for ev in parsed(*[event(SA, "get", "configmaps", "team-a", "cfg") for _ in range(10)]):
+        base.learn(ev)
+    (odd,) = parsed(event(SA, "delete", "configmaps", "team-a", "cfg"))
+    first = base.score(odd)
+    assert base.score(odd) == first and first[1] == ["new verb delete"]
+    assert [a.count for a in base.anomalies()] == [2]
+    for _ in range(100):
+        base.learn(odd)  # the verb becomes usual: the cached score must not survive
+    assert base.score(odd) == (0.0, [])

@@ -15,6 +15,7 @@ output stays small whatever the log size.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,12 +94,15 @@ class Baseline:
         self.max_anomalies = max_anomalies
         self.profiles: dict[str, IdentityProfile] = {}
         self._agg: dict[tuple[str, str], list[Any]] = {}
+        self._memo: dict[tuple[str, tuple[str, ...]], tuple[float, tuple[str, ...]]] = {}
         self.dropped = 0
 
     def learn(self, ev: AuditEvent) -> None:
         """Add a training request."""
         if ev.stage not in _FINAL:
             return
+        if self._memo:
+            self._memo.clear()  # a profile changes: cached scores may no longer hold
         ident = ev.user or "<unauthenticated>"
         prof = self.profiles.get(ident)
         if prof is None:
@@ -112,6 +116,14 @@ class Baseline:
         ident = ev.user or "<unauthenticated>"
         prof = self.profiles.get(ident)
         feats = _features(ev)
+        if prof is not None:
+            # Profiles do not change while scoring, so equal features score equally: traffic is
+            # repetitive and most requests are answered here.
+            cached = self._memo.get((ident, feats))
+            if cached is not None:
+                if cached[0] >= self.min_score:
+                    self._record(ident, cached[1], cached[0], ev)
+                return cached[0], list(cached[1])
         if prof is None:
             reasons = ["new identity"]
             score = 0.5
@@ -140,11 +152,14 @@ class Baseline:
                     keep *= 1 - rare_w
                     reasons.append(f"rare {FEATURES[i]} {value} ({n} of {prof.total})")
             score = 1 - keep
+            if len(self._memo) >= 200_000:
+                self._memo.clear()
+            self._memo[(ident, feats)] = (score, tuple(reasons))
         if score >= self.min_score:
             self._record(ident, reasons, score, ev)
         return score, reasons
 
-    def _record(self, ident: str, reasons: list[str], score: float, ev: AuditEvent) -> None:
+    def _record(self, ident: str, reasons: Sequence[str], score: float, ev: AuditEvent) -> None:
         # Aggregate on the reason kinds without counts so repeats of the same novelty merge.
         reason = "; ".join(r.split(" (", 1)[0] for r in reasons)
         key = (ident, reason)

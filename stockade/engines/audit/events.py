@@ -196,10 +196,21 @@ def network(ip: str) -> str:
     Pod IPs change on every restart but stay in the cluster's pod range; a token replayed from
     outside shows up from another network.
     """
+    hit = _NETWORKS.get(ip)
+    if hit is not None:
+        return hit
     if ":" in ip:
-        return ":".join(ip.split(":")[:3]) + "::/48"
-    parts = ip.split(".")
-    return f"{parts[0]}.{parts[1]}.0.0/16" if len(parts) == 4 else ip
+        net = ":".join(ip.split(":")[:3]) + "::/48"
+    else:
+        parts = ip.split(".")
+        net = f"{parts[0]}.{parts[1]}.0.0/16" if len(parts) == 4 else ip
+    if len(_NETWORKS) >= 65536:
+        _NETWORKS.clear()
+    _NETWORKS[ip] = net
+    return net
+
+
+_NETWORKS: dict[str, str] = {}
 
 
 def agent_product(agent: str) -> str:
