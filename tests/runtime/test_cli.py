@@ -363,3 +363,70 @@ def test_malformed_lines_are_skipped_with_a_warning(tmp_path: Path, capsys: pyte
     assert f"{events}:1: not JSON" in captured.err
     assert f"{events}:2: a fields event must be a JSON object" in captured.err
     assert "Crypto miner started" in captured.out
+
+
+def test_eval_follow_reads_appended_audit_lines(tmp_path: Path) -> None:
+    log = tmp_path / "audit.log"
+    log.write_text("")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stockade.cli.main",
+            "runtime",
+            "eval",
+            "-r",
+            str(shared_path(*K8S_RULES)),
+            "--event-format",
+            "k8s-audit",
+            "--follow",
+            "-o",
+            "json",
+            str(log),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.0)
+        with log.open("a") as fh:
+            fh.write(shared_path(*EVENTS, "exec_pod.json").read_text().splitlines()[0] + "\n")
+        assert proc.stdout is not None
+        alert = json.loads(proc.stdout.readline())
+        assert alert["rule"] == "Attach/Exec Pod"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_watch_cli_reports_a_miner(tmp_path: Path) -> None:
+    miner = tmp_path / "xmrig"
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", miner)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stockade.cli.main", "runtime", "watch", "--duration", "8", "-o", "json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child = None
+    try:
+        assert proc.stderr is not None and proc.stdout is not None
+        assert "watching process executions" in proc.stderr.readline()
+        child = subprocess.Popen([str(miner), "3"])
+        while True:
+            line = proc.stdout.readline()
+            assert line, "watch ended without reporting the miner"
+            alert = json.loads(line)
+            if alert["output_fields"].get("proc.name") == "xmrig":
+                break
+        assert alert["rule"] == "Detect Crypto Mining"
+        assert alert["priority"] == "Critical"
+    finally:
+        if child is not None:
+            child.kill()
+            child.wait()
+        proc.terminate()
+        proc.wait(timeout=10)
