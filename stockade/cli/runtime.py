@@ -68,7 +68,8 @@ def register(sub: Any) -> None:
         "--event-format",
         choices=("k8s-audit", "fields"),
         default=None,
-        help="k8s-audit: audit.k8s.io Events/EventLists, one JSON per line; fields: {field: value} lines",
+        help="k8s-audit: audit.k8s.io Events/EventLists, one JSON per line; fields: {field: value} lines "
+        "(default: a line with an auditID or kind Event/EventList is an audit event, anything else fields)",
     )
     e.add_argument("--follow", action="store_true", help="keep reading appended lines (like tail -f)")
     _output_args(e)
@@ -206,7 +207,9 @@ def anomaly_alerts(detector: Any, ev: Any, hostname: str) -> list[Any]:
 def _factory(args: argparse.Namespace, rs: Any) -> Any:
     from stockade.engines.falco.sources import EventFactory
 
-    fmt = args.event_format or ("k8s-audit" if (args.source or "") == "k8s_audit" else "fields")
+    if args.event_format is None and args.source is None:
+        return EventFactory("auto", "syscall", rs.schemas.get("syscall"))
+    fmt = args.event_format or ("k8s-audit" if args.source == "k8s_audit" else "fields")
     source = args.source or ("k8s_audit" if fmt == "k8s-audit" else "syscall")
     if fmt == "k8s-audit" and source != "k8s_audit":
         from stockade.errors import UsageError
@@ -395,8 +398,11 @@ def run_learn(args: argparse.Namespace) -> int:
     elif not args.events:
         raise UsageError("learn needs EVENTS files (or '-') or --watch SECONDS")
     if args.events:
-        fmt = args.event_format or ("k8s-audit" if (args.source or "") == "k8s_audit" else "fields")
-        source = args.source or ("k8s_audit" if fmt == "k8s-audit" else "syscall")
+        if args.event_format is None and args.source is None:
+            fmt, source = "auto", "syscall"
+        else:
+            fmt = args.event_format or ("k8s-audit" if args.source == "k8s_audit" else "fields")
+            source = args.source or ("k8s_audit" if fmt == "k8s-audit" else "syscall")
         schema = {"syscall": SYSCALL_SCHEMA, "k8s_audit": K8S_AUDIT_SCHEMA}.get(source) or lax_schema(source)
         factory = EventFactory(fmt, source, schema)
         stats = ReadStats()

@@ -39,6 +39,13 @@ def audit_objects(doc: Any) -> Iterator[Any]:
         yield doc
 
 
+def looks_like_audit(doc: Any) -> bool:
+    """Whether a JSON document is an audit Event/EventList (for ``--event-format`` auto-detection)."""
+    if isinstance(doc, list):
+        return bool(doc) and all(looks_like_audit(d) for d in doc)
+    return isinstance(doc, dict) and ("auditID" in doc or doc.get("kind") in ("Event", "EventList"))
+
+
 class EventFactory:
     """Builds engine events from decoded JSON, numbering them like Falco's ``evt.num``."""
 
@@ -50,7 +57,7 @@ class EventFactory:
 
     def make(self, doc: Any) -> Iterator[Event]:
         """Events from one decoded JSON document."""
-        if self.fmt == "k8s-audit":
+        if self.fmt == "k8s-audit" or (self.fmt == "auto" and looks_like_audit(doc)):
             for obj in audit_objects(doc):
                 self.num += 1
                 yield K8sAuditEvent(obj, self.num)
