@@ -16,7 +16,7 @@ from typing import Any
 
 from stockade.checks.registry import RegisteredCheck, ScanContext, all_checks, runners
 from stockade.config import Config
-from stockade.errors import InputError, UsageError
+from stockade.errors import ConfigError, InputError, UsageError
 from stockade.loading import Inventory, LoadResult, load_paths
 from stockade.model import Finding, InputFailure, Location, Report
 
@@ -42,6 +42,9 @@ def selected_checks(config: Config, options: ScanOptions) -> list[RegisteredChec
     """The registered checks this scan runs; unknown patterns are a usage error."""
     checks = all_checks()
     ids = [c.spec.id for c in checks]
+    unknown = sorted((set(config.disabled_checks) | set(config.severity_overrides)) - set(ids))
+    if unknown:
+        raise ConfigError(f"{config.source}: unknown check id(s) {', '.join(unknown)} (see `stockade checks`)")
     for pattern in (*options.select, *options.ignore):
         if not fnmatch.filter(ids, pattern) and not any(i.startswith(pattern + ".") for i in ids):
             raise UsageError(f"no check matches {pattern!r} (see `stockade checks`)")

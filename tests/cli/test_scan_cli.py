@@ -223,3 +223,13 @@ def test_stdin_and_real_process(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1, proc.stderr
     assert "Pod/shop/web  (-:1)" in proc.stdout
+
+
+def test_config_naming_an_unknown_check_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "stockade.yaml"
+    cfg.write_text("checks:\n  disable: [workload.image-lastest-tag]\n")
+    code, _, err = run(capsys, "scan", str(tmp_path), "-c", str(cfg))
+    assert code == 2
+    assert err.strip() == (
+        f"stockade: error: {cfg}: unknown check id(s) workload.image-lastest-tag (see `stockade checks`)"
+    )
