@@ -7,7 +7,6 @@ always formats rule outputs with the leading ``*``), list values print as ``(a,b
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -53,8 +52,12 @@ class OutputFormat:
     def _compile(self, schema: Schema) -> None:
         s = self.text
         if "%container.info" in s:
-            self.warnings.append("%container.info is deprecated and not supported; it was removed from the output")
-            s = re.sub(r"\s*%container\.info", "", s)
+            self.warnings.append(
+                "%container.info is deprecated and no more useful, and will be dropped by Falco 1.0.0. "
+                "The container plugin will automatically add required fields to the output message."
+            )
+            # Falco replaces the token by nothing (the blank before it stays)
+            s = s.replace("%container.info", "")
         i, n = 0, len(s)
         lit: list[str] = []
         while i < n:
