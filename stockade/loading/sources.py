@@ -71,7 +71,7 @@ def load_paths(paths: Iterable[str], *, render_kustomize: bool = True, stdin: An
 
 def _load_dir(result: LoadResult, root: Path, render_kustomize: bool) -> None:
     kubectl = shutil.which("kubectl") if render_kustomize else None
-    walk: list[tuple[Path, list[str], list[str]]] = []
+    walk: list[tuple[Path, list[str]]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
         here = Path(dirpath)
@@ -80,8 +80,8 @@ def _load_dir(result: LoadResult, root: Path, render_kustomize: bool) -> None:
             result.notes.append(
                 f"{here}: Helm chart templates not scanned; render them with `helm template` and scan the output"
             )
-        walk.append((here, list(dirnames), sorted(filenames)))
-    kdirs = [here for here, _, names in walk if any(f in names for f in KUSTOMIZATION_FILES)]
+        walk.append((here, sorted(filenames)))
+    kdirs = [here for here, names in walk if any(f in names for f in KUSTOMIZATION_FILES)]
     rendered: dict[Path, bytes] = {}
     if kubectl:
         rendered = _render_all(result, kdirs, kubectl)
@@ -91,7 +91,7 @@ def _load_dir(result: LoadResult, root: Path, render_kustomize: bool) -> None:
         )
     files: list[Path] = []
     covered = sorted(rendered)
-    for here, _, names in walk:
+    for here, names in walk:
         if here in rendered:
             files.append(here)  # placeholder: the rendered output goes where the directory was
         elif not any(_is_under(here, top) for top in covered):
