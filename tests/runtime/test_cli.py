@@ -41,7 +41,12 @@ def test_eval_k8s_audit_text_and_json(capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["runtime", "eval", "-r", rules, "--event-format", "k8s-audit", ev]) == 1
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1
-    assert out[0].startswith("14:09:12.581541000: Warning Pod started with privileged container")
+    from stockade.engines.falco.k8saudit import format_time, parse_time_ns
+
+    # the text line starts with the event time in local time, like Falco's %evt.time
+    t = parse_time_ns("2018-10-25T14:09:12.581541Z")
+    assert t is not None
+    assert out[0].startswith(f"{format_time(t, iso=False)}: Warning Pod started with privileged container")
     assert main(["runtime", "eval", "-r", rules, "--event-format", "k8s-audit", "-o", "json", ev]) == 1
     alert = json.loads(capsys.readouterr().out)
     assert alert["rule"] == "Create Privileged Pod"

@@ -595,9 +595,9 @@ def _split_key(key: str) -> tuple[str, str | None]:
 
 
 def format_time(ts_ns: int, iso: bool = True) -> str:
-    """``2018-10-25T14:09:12.000000000Z`` (iso) or ``14:09:12.000000000``."""
+    """``2018-10-25T14:09:12.000000000Z`` (iso, UTC) or ``14:09:12.000000000`` (local time, as
+    Falco prints ``%evt.time`` at the start of a text alert)."""
     secs, frac = divmod(ts_ns, 1_000_000_000)
-    dt = datetime.fromtimestamp(secs, tz=UTC)
     if iso:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
-    return dt.strftime("%H:%M:%S") + f".{frac:09d}"
+        return datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+    return datetime.fromtimestamp(secs).strftime("%H:%M:%S") + f".{frac:09d}"
