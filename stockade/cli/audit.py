@@ -160,10 +160,8 @@ def run_level(args: argparse.Namespace) -> int:
         req = ev.to_request()
         cur = policy.evaluate(req)
         if new is not None:
-            nc = new.evaluate(req)
-            cmp.add(d, size, cur, nc)
-            if args.output == "json":
-                continue
+            # Sizing mode: only the summary is printed.
+            cmp.add(d, size, cur, new.evaluate(req))
             continue
         row = {
             "auditID": ev.audit_id,
