@@ -230,16 +230,51 @@ def _nsa() -> Framework:
 # ------------------------------------------------------------------ OWASP Kubernetes Top Ten
 
 
+_OWASP_REF = Reference("OWASP Kubernetes Top Ten", "https://owasp.org/www-project-kubernetes-top-ten/")
+_OWASP_SRC = Reference(
+    "OWASP/www-project-kubernetes-top-ten index.md (2025 and 2022 lists)",
+    "https://github.com/OWASP/www-project-kubernetes-top-ten/blob/main/index.md",
+)
+
+
 def _owasp() -> Framework:
     return Framework(
         id="owasp-k8s",
         title="OWASP Kubernetes Top Ten",
-        version="2022",
-        reference=Reference("OWASP Kubernetes Top Ten", "https://owasp.org/www-project-kubernetes-top-ten/"),
-        verified_from=(
-            Reference("OWASP Kubernetes Top 10 2022 list (K01:2022 .. K10:2022)",
-                      "https://owasp.org/www-project-kubernetes-top-ten/"),
+        version="2025",
+        reference=_OWASP_REF,
+        verified_from=(_OWASP_SRC,),
+        scope_note="Every risk is broad; mapped checks judge part of it at most. The 2022 edition is owasp-k8s-2022.",
+        controls=(
+            _c("K01", "Insecure Workload Configurations",
+               (*_area("pss."), "workload.cpu-limits-missing", "workload.memory-limits-missing"), P, _PODS,
+               "read-only root filesystems are not judged"),
+            _c("K02", "Overly Permissive Authorization Configurations", _area("rbac."), P, _RBAC,
+               "authorization webhooks and node authorization are not judged"),
+            _c("K03", "Secrets Management Failures", ("rbac.secrets-read", "audit-policy.sensitive-request-bodies"), P,
+               _RBAC + _POLICY, "encryption at rest and external secret stores are not judged"),
+            _c("K04", "Lack Of Cluster Level Policy Enforcement", ("pss.namespace-no-enforce-label",), P,
+               ("Namespace",), "policy engines other than Pod Security Admission are not recognised"),
+            _c("K05", "Missing Network Segmentation Controls", _area("netpol."), P, _NET),
+            _c("K06", "Overly Exposed Kubernetes Components",
+               note="API server, kubelet and etcd endpoints are not in manifests"),
+            _c("K07", "Misconfigured And Vulnerable Cluster Components",
+               note="component flags and versions are not judged"),
+            _c("K08", "Cluster To Cloud Lateral Movement", note="cloud identities and metadata access are not judged"),
+            _c("K09", "Broken Authentication Mechanisms", note="authentication is API server configuration"),
+            _c("K10", "Inadequate Logging And Monitoring", _area("audit-policy."), P, _POLICY,
+               "log retention, shipping and alerting are not in manifests"),
         ),
+    )  # fmt: skip
+
+
+def _owasp_2022() -> Framework:
+    return Framework(
+        id="owasp-k8s-2022",
+        title="OWASP Kubernetes Top Ten",
+        version="2022",
+        reference=_OWASP_REF,
+        verified_from=(_OWASP_SRC,),
         scope_note="Every risk is broad; mapped checks judge part of it at most.",
         controls=(
             _c("K01:2022", "Insecure Workload Configurations",
@@ -267,4 +302,4 @@ def _owasp() -> Framework:
 @functools.cache
 def all_frameworks() -> dict[str, Framework]:
     """Every framework by command-line name (built once: the NSA and OWASP maps read the registry)."""
-    return {"cis": CIS, "pss": PSS, "nsa": _nsa(), "owasp-k8s": _owasp()}
+    return {"cis": CIS, "pss": PSS, "nsa": _nsa(), "owasp-k8s": _owasp(), "owasp-k8s-2022": _owasp_2022()}

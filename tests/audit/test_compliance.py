@@ -18,7 +18,7 @@ def _finding(check_id: str, path: str = "spec", detail: str = "") -> Finding:
     return Finding(check_id, Severity.HIGH, ObjectRef("Deployment", "web", "team-a"), None, path, "msg", detail)
 
 
-@pytest.mark.parametrize("name", ["cis", "nsa", "pss", "owasp-k8s"])
+@pytest.mark.parametrize("name", ["cis", "nsa", "pss", "owasp-k8s", "owasp-k8s-2022"])
 def test_every_mapped_check_exists_and_ids_are_unique(name: str) -> None:
     fw = get_framework(name)
     assert fw.check_ids() <= ALL_CHECKS, fw.check_ids() - ALL_CHECKS
@@ -40,13 +40,15 @@ def test_cis_ids_and_titles_look_published() -> None:
 
 
 def test_owasp_ids() -> None:
-    assert [c.id for c in get_framework("owasp-k8s").controls] == [f"K{i:02d}:2022" for i in range(1, 11)]
+    assert [c.id for c in get_framework("owasp-k8s").controls] == [f"K{i:02d}" for i in range(1, 11)]
+    assert [c.id for c in get_framework("owasp-k8s-2022").controls] == [f"K{i:02d}:2022" for i in range(1, 11)]
+    assert get_framework("owasp-k8s").controls[7].title == "Cluster To Cloud Lateral Movement"
 
 
 def test_unknown_framework_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match=r"unknown framework 'iso'.*cis, nsa, owasp-k8s, pss"):
+    with pytest.raises(UsageError, match=r"unknown framework 'iso'.*cis, nsa, owasp-k8s, owasp-k8s-2022, pss"):
         get_framework("iso")
-    assert sorted(frameworks()) == ["cis", "nsa", "owasp-k8s", "pss"]
+    assert sorted(frameworks()) == ["cis", "nsa", "owasp-k8s", "owasp-k8s-2022", "pss"]
 
 
 def _by_id(results: list) -> dict[str, tuple[Status, str]]:  # type: ignore[type-arg]
