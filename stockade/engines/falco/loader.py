@@ -516,7 +516,8 @@ class RuleSet:
                 # skipped (LOAD_UNKNOWN_SOURCE), so the file still loads, as the issue requires.
                 self._warn(
                     "LOAD_UNKNOWN_SOURCE",
-                    f"Plugin '{name}' is not provided by this engine; rules needing it will be skipped",
+                    f"Plugin '{name}' is not emulated by this engine; rules of its source are skipped unless "
+                    "that source is given with field-format events",
                     None,
                     file,
                     line,
