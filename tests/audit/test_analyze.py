@@ -246,3 +246,33 @@ def test_anomaly_scores_are_stable_and_follow_later_learning() -> None:
     for _ in range(100):
         base.learn(odd)  # the verb becomes usual: the cached score must not survive
     assert base.score(odd) == (0.0, [])
+
+
+def test_malformed_fields_never_crash_the_analyses() -> None:
+    import random
+
+    from stockade.engines.audit.events import parse_event
+    from stockade.engines.audit.rbacgen import Subject, generate, permissions_of
+
+    rng = random.Random(3)
+    junk: list[object] = [None, 5, 2.5, True, "x", [], ["a", 1], {}, {"code": "403"}, {"username": 7}]
+    keys = ["auditID", "stage", "level", "verb", "requestURI", "user", "impersonatedUser", "sourceIPs",
+            "userAgent", "objectRef", "responseStatus", "requestReceivedTimestamp", "annotations"]  # fmt: skip
+    events = []
+    for _ in range(500):
+        d = event("alice", "get", "secrets", "a", "s")
+        for k in rng.sample(keys, 3):
+            d[k] = rng.choice(junk)
+        if isinstance(d.get("objectRef"), dict):
+            d["objectRef"] = {k: rng.choice(junk) for k in ("resource", "namespace", "name", "subresource")}
+        events.append(parse_event(d))
+    an = Analyzer(AnalyzeOptions(sa_min_events=1, burst_threshold=2))
+    an.add_all(events)
+    json.dumps(an.result())
+    base = Baseline()
+    for ev in events[:250]:
+        base.learn(ev)
+    for ev in events[250:]:
+        base.score(ev)
+    perms = permissions_of(events, Subject("User", "alice"))
+    generate(perms, Subject("User", "alice"))
