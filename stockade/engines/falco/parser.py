@@ -26,9 +26,11 @@ from stockade.engines.falco.ast import (
 )
 
 BLANKS = " \t\b\r\n"
+_SPACE = " \t\r\n\v\f"  # [[:space:]] after 'not'
+
 _FIELD_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z][a-zA-Z0-9_]*)+")
 _IDENT_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9_]*")
-_NUM_RE = re.compile(r"0[xX][0-9a-fA-F]+|[+-]?[0-9]+(?:\.[0-9]*)?(?:[eE][+-][0-9]+)?")
+_NUM_RE = re.compile(r"0[xX][0-9a-zA-Z]+|[+-]?[0-9]+(?:\.[0-9]*)?(?:[eE][+-][0-9]+)?")
 _BARE_RE = re.compile(r"[^()\"'\s\b=,]+")
 _ARG_BARE_RE = re.compile(r"[^\[\]\"'\s\b]+")
 
@@ -155,7 +157,7 @@ class _Parser:
         while True:
             if self.s.startswith("not", self.i):
                 j = self.i + 3
-                if j < len(self.s) and self.s[j] in BLANKS:
+                if j < len(self.s) and self.s[j] in _SPACE:
                     self.i = j
                     self.last = "not"
                     self.blanks()
