@@ -448,7 +448,8 @@ class Compiler:
                 return f"_tf('len', {inner})", "num"
             if typ in ("num", "bool", "ip", "net"):
                 raise CompileError(f"transformer '{name}' is not supported on {_TYPE_NAMES[typ]} fields")
-            return f"_tf({name!r}, {inner})", "list" if typ == "list" else "str"
+            # a transformed list (or ancestor chain) stays a list of transformed values
+            return f"_tf({name!r}, {inner})", typ if typ in ("list", "anc", "any") else "str"
         if name in ("concat", "join"):
             parts = []
             args = list(op.args)
