@@ -95,6 +95,7 @@ def register(sub: Any) -> None:
     )
     w.add_argument("--interval", type=float, default=0.1, help="polling interval in seconds")
     w.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    w.add_argument("--network", action="store_true", help="also report new outbound TCP connections (/proc/net)")
     _output_args(w)
     w.set_defaults(func=run_watch)
 
@@ -360,7 +361,7 @@ def run_watch(args: argparse.Namespace) -> int:
     detector = _anomaly(args)
     opened: list[IO[str]] = []
     disp = _dispatcher(args, opened)
-    watcher = HostWatcher(args.mode, args.interval)
+    watcher = HostWatcher(args.mode, args.interval, network=args.network)
     print(f"stockade runtime: watching process executions ({watcher.mode})", file=sys.stderr, flush=True)
     deadline = None if args.duration is None else time.monotonic() + args.duration
     try:
@@ -388,7 +389,7 @@ def run_learn(args: argparse.Namespace) -> int:
     if args.watch:
         from stockade.engines.falco.live import HostWatcher
 
-        watcher = HostWatcher()
+        watcher = HostWatcher(network=True)
         deadline = time.monotonic() + args.watch
         try:
             for live_ev in watcher.events(lambda: time.monotonic() >= deadline):

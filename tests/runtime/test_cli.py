@@ -435,3 +435,34 @@ def test_watch_cli_reports_a_miner(tmp_path: Path) -> None:
             child.wait()
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_watch_reports_outbound_connections() -> None:
+    import socket
+
+    from stockade.engines.falco.live import HostWatcher
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+    watcher = HostWatcher("poll", interval=0.05, network=True, network_interval=0.1, include_loopback=True)
+    client = socket.create_connection(("127.0.0.1", port))
+    peer, _ = server.accept()
+    try:
+        start = time.monotonic()
+        hits: list[Any] = []
+        for ev in watcher.events(lambda: time.monotonic() - start > 3.0 or bool(hits)):
+            if ev.get("evt.type") == "connect" and ev.get("fd.sport") == port:
+                hits.append(ev)
+        assert hits
+        found = hits[0]
+        assert found.get("fd.sip") == "127.0.0.1"
+        assert found.get("fd.cport") == client.getsockname()[1]
+        assert found.get("proc.pid") == os.getpid()
+        assert found.get("fd.name") == f"127.0.0.1:{client.getsockname()[1]}->127.0.0.1:{port}"
+    finally:
+        watcher.close()
+        client.close()
+        peer.close()
+        server.close()
