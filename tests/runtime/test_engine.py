@@ -341,3 +341,11 @@ def test_k8s_audit_rule_index_skips_rules_that_cannot_match() -> None:
     ev = K8sAuditEvent({"auditID": "1", "verb": "get", "objectRef": {"resource": "secrets"}})
     assert [r.name for r in eng.candidates(ev)] == ["s"]
     assert [r.name for r in eng.match(ev)] == ["s"]
+
+
+def test_rules_directory_loads_files_in_name_order() -> None:
+    from tests.conftest import shared_path
+
+    rs = RuleSet()
+    assert rs.load_file(shared_path("conformance", "falco", "legacy_tests", "rules", "rules_dir"))
+    assert [f.rsplit("/", 1)[-1] for f in rs.files] == ["000-single_rule.yaml", "001-double_rule.yaml"]

@@ -274,8 +274,16 @@ class RuleSet:
 
     # -- public API ------------------------------------------------------------------------
     def load_file(self, path: str | Path) -> bool:
-        """Read one rules file, then compile; ``False`` (and :attr:`errors`) on failure."""
+        """Read one rules file, then compile; ``False`` (and :attr:`errors`) on failure.
+
+        A directory loads every file in it, in alphabetical order (as Falco's ``-r DIR``).
+        """
         p = str(path)
+        if Path(path).is_dir():
+            for child in sorted(Path(path).iterdir()):
+                if child.is_file() and not self.load_file(child):
+                    return False
+            return True
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
