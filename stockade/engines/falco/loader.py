@@ -280,10 +280,8 @@ class RuleSet:
         """
         p = str(path)
         if Path(path).is_dir():
-            for child in sorted(Path(path).iterdir()):
-                if child.is_file() and not self.load_file(child):
-                    return False
-            return True
+            files = [c for c in sorted(Path(path).iterdir()) if c.is_file()]
+            return all(self.load_file(c) for c in files)
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
