@@ -37,7 +37,7 @@ def _output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--min-priority", choices=PRIORITY_CHOICES, default="debug", help="ignore rules less severe than this"
     )
-    p.add_argument("--rate", type=float, metavar="N", help="rate-limit alerts to N per second")
+    p.add_argument("--rate", type=float, metavar="N", help="rate-limit each rule's alerts to N per second")
     p.add_argument("--burst", type=int, default=10, metavar="N", help="burst size with --rate (default 10)")
     p.add_argument("--profile", metavar="FILE", help="also alert on behaviour not in this learned profile")
     p.add_argument(
@@ -307,6 +307,8 @@ def run_eval(args: argparse.Namespace) -> int:
             fh.close()
     for p in stats.problems:
         print(f"warning: {p}", file=sys.stderr)
+    if disp.limiter is not None and disp.limiter.dropped:
+        print(f"warning: {disp.limiter.dropped} alerts suppressed by the rate limit", file=sys.stderr)
     if stats.bad > len(stats.problems):
         print(f"warning: {stats.bad - len(stats.problems)} more unreadable lines skipped", file=sys.stderr)
     return 1 if alerts else 0

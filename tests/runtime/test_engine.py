@@ -349,3 +349,24 @@ def test_rules_directory_loads_files_in_name_order() -> None:
     rs = RuleSet()
     assert rs.load_file(shared_path("conformance", "falco", "legacy_tests", "rules", "rules_dir"))
     assert [f.rsplit("/", 1)[-1] for f in rs.files] == ["000-single_rule.yaml", "001-double_rule.yaml"]
+
+
+def test_rate_limit_is_per_rule() -> None:
+    from stockade.engines.falco.engine import Alert
+    from stockade.engines.falco.sinks import Dispatcher, RateLimiter
+
+    got: list[str] = []
+
+    class Collect:
+        def emit(self, alert: Alert) -> None:
+            got.append(alert.rule)
+
+    def alert(rule: str) -> Alert:
+        return Alert(rule, "Warning", 4, "syscall", "o", {}, (), 1, "h")
+
+    disp = Dispatcher([Collect()], RateLimiter(rate=0.001, burst=2))
+    for _ in range(5):
+        disp.emit(alert("noisy"))
+    disp.emit(alert("rare"))
+    assert got == ["noisy", "noisy", "rare"]
+    assert disp.limiter is not None and disp.limiter.dropped == 3

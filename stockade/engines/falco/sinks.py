@@ -53,25 +53,26 @@ class HttpSink:
 
 @dataclass
 class RateLimiter:
-    """A token bucket: ``rate`` alerts per second with bursts of ``burst`` (Falco's outputs.rate)."""
+    """Token buckets per rule: ``rate`` alerts per second with bursts of ``burst``.
+
+    Like Falco's ``outputs.rate``/``outputs.max_burst``, but one bucket per rule, so a rule
+    repeating itself is throttled without hiding the alerts of other rules.
+    """
 
     rate: float
     burst: int
-    tokens: float = field(init=False)
-    last: float = field(default_factory=time.monotonic, init=False)
+    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
     dropped: int = 0
 
-    def __post_init__(self) -> None:
-        self.tokens = float(self.burst)
-
-    def allow(self) -> bool:
-        """Whether one more alert may go out now."""
+    def allow(self, key: str = "") -> bool:
+        """Whether one more alert of ``key`` may go out now."""
         now = time.monotonic()
-        self.tokens = min(float(self.burst), self.tokens + (now - self.last) * self.rate)
-        self.last = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        tokens, last = self.buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens >= 1.0:
+            self.buckets[key] = (tokens - 1.0, now)
             return True
+        self.buckets[key] = (tokens, now)
         self.dropped += 1
         return False
 
@@ -86,7 +87,7 @@ class Dispatcher:
 
     def emit(self, alert: Alert) -> None:
         """Deliver to every sink unless rate-limited."""
-        if self.limiter is not None and not self.limiter.allow():
+        if self.limiter is not None and not self.limiter.allow(alert.rule):
             return
         self.emitted += 1
         for s in self.sinks:
