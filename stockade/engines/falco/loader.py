@@ -1287,7 +1287,7 @@ class RuleSet:
         from stockade.engines.falco.fields import DISPATCH_FIELDS
 
         dispatch = tuple(required_values(ast, f) for f in DISPATCH_FIELDS.get(schema.source, ()))
-        if schema.source == "syscall" and dispatch and dispatch[0] is None and d.get("warn_evttypes", True):
+        if schema.source == "syscall" and not schema.lax and d.get("warn_evttypes", True) and _too_many_evttypes(ast):
             self._warn(
                 "LOAD_NO_EVTTYPE",
                 "Rule matches too many evt.type values. This has a significant performance penalty.",
@@ -1353,6 +1353,50 @@ def _quote_value(v: str) -> str:
     if " " in v and v[:1] not in ("'", '"'):
         return f'"{v}"'
     return v
+
+
+def _evttypes(node: Node) -> frozenset[str]:
+    """The syscall event types a condition can match (like libsinsp's ppm_event_codes)."""
+    from stockade.engines.falco.ast import FieldRef, ListValue, Literal
+    from stockade.engines.falco.evttypes import SYSCALL_EVENT_TYPES
+
+    if isinstance(node, Check):
+        if isinstance(node.lhs, FieldRef) and node.lhs.name == "evt.type" and node.modifier is None:
+            vals = (
+                frozenset(i.text for i in node.rhs.items)
+                if isinstance(node.rhs, ListValue)
+                else frozenset((node.rhs.text,))
+                if isinstance(node.rhs, Literal)
+                else None
+            )
+            if vals is not None:
+                if node.op in ("=", "==", "in", "intersects"):
+                    return vals & SYSCALL_EVENT_TYPES
+                if node.op == "!=":
+                    return SYSCALL_EVENT_TYPES - vals
+        return SYSCALL_EVENT_TYPES
+    if isinstance(node, And):
+        acc = SYSCALL_EVENT_TYPES
+        for c in node.children:
+            acc = acc & _evttypes(c)
+        return acc
+    if isinstance(node, Or):
+        out: frozenset[str] = frozenset()
+        for c in node.children:
+            out = out | _evttypes(c)
+        return out
+    if isinstance(node, Not):
+        inner = node.child
+        # only a negated event-type check restricts anything; any other negation may match all
+        if isinstance(inner, Check) and isinstance(inner.lhs, FieldRef) and inner.lhs.name == "evt.type":
+            return SYSCALL_EVENT_TYPES - _evttypes(inner)
+        return SYSCALL_EVENT_TYPES
+    return SYSCALL_EVENT_TYPES
+
+
+def _too_many_evttypes(ast: Node) -> bool:
+    n = len(_evttypes(ast))
+    return n == 0 or n > 100
 
 
 def required_values(node: Node, fld: str) -> frozenset[str] | None:
