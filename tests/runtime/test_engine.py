@@ -370,3 +370,10 @@ def test_rate_limit_is_per_rule() -> None:
     disp.emit(alert("rare"))
     assert got == ["noisy", "noisy", "rare"]
     assert disp.limiter is not None and disp.limiter.dropped == 3
+
+
+def test_generic_event_fields() -> None:
+    ev = FieldsEvent({"evt.type": "execve", "evt.rawtime": 1700000000123456789}, "syscall", SYSCALL_SCHEMA, 4)
+    assert (ev.get("evt.num"), ev.get("evt.time.iso8601")) == (4, "2023-11-14T22:13:20.123456789Z")
+    k = K8sAuditEvent({"auditID": "x", "stageTimestamp": "2024-01-01T00:00:00.5Z"}, 7)
+    assert (k.get("evt.num"), k.get("evt.rawtime"), k.get("evt.source")) == (7, 1704067200500000000, "k8s_audit")

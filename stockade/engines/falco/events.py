@@ -90,6 +90,15 @@ class _Values(dict):  # type: ignore[type-arg]
     __slots__ = ()
 
     def __missing__(self, key: str) -> Any:
+        if key.startswith("evt.") and key in _EVT_TIME_FIELDS:
+            t = dict.get(self, "evt.rawtime")
+            if not isinstance(t, int):
+                return None
+            from stockade.engines.falco.k8saudit import format_time
+
+            v = format_time(t, iso=key == "evt.time.iso8601")
+            self[key] = v
+            return v
         if not key.startswith("proc.a"):
             return None
         name, _, arg = key.partition("[")
@@ -120,6 +129,7 @@ class _Values(dict):  # type: ignore[type-arg]
         return v
 
 
+_EVT_TIME_FIELDS = frozenset(("evt.time", "evt.time.iso8601"))
 _TYPE_MAPS: dict[int, dict[str, str]] = {}
 _PY_TYPES = {"str": str, "num": int, "bool": bool}
 
@@ -174,7 +184,11 @@ class FieldsEvent:
                 vals["evt.dir"] = "<"
         self.values = vals
         ts = vals.get("evt.rawtime")
-        self.ts = ts if isinstance(ts, int) else time.time_ns()
+        if not isinstance(ts, int):
+            ts = time.time_ns()
+            if source == "syscall":
+                vals["evt.rawtime"] = ts
+        self.ts = ts
         # ``get(key)``: the field's value, or None
         self.get = vals.__getitem__
 

@@ -186,6 +186,8 @@ _K8S = _table(
     list:optional ka.req.pod.volumes.volume_type
     str:required ka.uri.param ka.req.binding.subject.has_name ka.req.volume.hostpath
     str jevt.rawtime jevt.obj jevt.time jevt.time.iso8601 json.obj json.rawtime
+    num evt.num evt.rawtime
+    str evt.time evt.time.iso8601 evt.source evt.pluginname
     str:required jevt.value json.value
     """
 )

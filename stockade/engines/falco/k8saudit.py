@@ -521,11 +521,21 @@ def _time_fn(iso: bool) -> Callable[[Any], Any]:
     return fn
 
 
+def _evt_rawtime(raw: Any) -> Any:
+    return event_time_ns(raw)
+
+
 _KEY_FNS: dict[str, Callable[[Any], Any]] = {
     "jevt.rawtime": _rawtime,
     "json.rawtime": _rawtime,
     "jevt.time": _time_fn(False),
     "jevt.time.iso8601": _time_fn(True),
+    # generic event fields every source has
+    "evt.time": _time_fn(False),
+    "evt.time.iso8601": _time_fn(True),
+    "evt.rawtime": _evt_rawtime,
+    "evt.source": lambda raw: "k8s_audit",
+    "evt.pluginname": lambda raw: "k8saudit",
 }
 _SIMPLE_PATHS: dict[str, tuple[str, ...]] = {
     "ka.auditid": ("auditID",),
@@ -548,10 +558,13 @@ _SIMPLE_PATHS: dict[str, tuple[str, ...]] = {
 class _FieldCache(dict):  # type: ignore[type-arg]
     """Per-event field values; a miss extracts the field (so a hit costs one C-level lookup)."""
 
-    __slots__ = ("raw",)
+    __slots__ = ("num", "raw")
     raw: Any
+    num: int
 
     def __missing__(self, key: str) -> Any:
+        if key == "evt.num":
+            return self.num
         fn = _KEY_FNS.get(key) or _key_extractor(key)
         v = self[key] = fn(self.raw)
         return v
@@ -569,6 +582,7 @@ class K8sAuditEvent:
         self.num = num
         cache = _FieldCache()
         cache.raw = self.raw
+        cache.num = num
         self.cache = cache
         # ``get(key)``: the value of a field, or None when the event does not have it
         self.get = cache.__getitem__
