@@ -96,9 +96,9 @@ class _Values(dict):  # type: ignore[type-arg]
                 return None
             from stockade.engines.falco.k8saudit import format_time
 
-            v = format_time(t, iso=key == "evt.time.iso8601")
-            self[key] = v
-            return v
+            text = format_time(t, iso=key == "evt.time.iso8601")
+            self[key] = text
+            return text
         if not key.startswith("proc.a"):
             return None
         name, _, arg = key.partition("[")
@@ -106,6 +106,7 @@ class _Values(dict):  # type: ignore[type-arg]
         if pair is None:
             return None
         get = dict.get
+        v: Any
         if arg == "0]":
             v = get(self, pair[0])
         elif arg == "1]":
