@@ -160,3 +160,11 @@ def test_compiled_memoised_evaluation_agrees_with_the_reference_matcher() -> Non
                 assert got.level is Level.NONE and got.omit_stages == frozenset(body["omitStages"])
             else:
                 assert got.level is policy.rules[first].level
+
+
+def test_event_fields_of_the_wrong_type_read_as_empty() -> None:
+    d = event("alice", "get", "pods", "a", "p")
+    d["user"]["groups"] = ["devs", 1, {"x": 1}]
+    d["verb"] = 7
+    ev = parse_event(d)
+    assert (ev.groups, ev.verb, ev.user) == (("devs",), "", "alice")

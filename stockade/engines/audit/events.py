@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import operator
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -108,9 +109,11 @@ def parse_event(d: Mapping[str, Any], size: int = 0) -> AuditEvent:
     uname = user.get("username", "")
     groups = user.get("groups")
     if groups.__class__ is list:
-        groups = (
-            tuple(groups) if all(g.__class__ is str for g in groups) else tuple(g for g in groups if g.__class__ is str)
-        )
+        groups = tuple(groups)
+        try:
+            "".join(groups)  # C-speed type check: raises on any non-string
+        except TypeError:
+            groups = tuple(g for g in groups if g.__class__ is str)
     else:
         groups = ()
     ref = d.get("objectRef")
@@ -152,9 +155,10 @@ def parse_event(d: Mapping[str, Any], size: int = 0) -> AuditEvent:
         ann.get("authorization.k8s.io/decision", "") if ann.__class__ is dict else "",
         size,
     )
-    for i in _STR_FIELDS:
-        if ev[i].__class__ is not str:
-            return _normalised(ev)
+    try:
+        "".join(_pick_strings(ev))  # C-speed check that every text field is a string
+    except TypeError:
+        return _normalised(ev)
     return ev
 
 
@@ -374,3 +378,4 @@ def iter_events(
 
 
 _STR_FIELDS = tuple(i for i, f in enumerate(AuditEvent._fields) if f in _STR_NAMES)
+_pick_strings = operator.itemgetter(*_STR_FIELDS)
