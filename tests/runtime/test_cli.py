@@ -466,3 +466,26 @@ def test_watch_reports_outbound_connections() -> None:
         client.close()
         peer.close()
         server.close()
+
+
+def test_falco_json_alerts_can_be_replayed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    alert = {
+        "hostname": "node-1",
+        "output": "...",
+        "priority": "Notice",
+        "rule": "Some upstream rule",
+        "source": "syscall",
+        "tags": [],
+        "time": "2024-01-01T00:00:00.000000000Z",
+        "output_fields": {
+            "evt.time": 1704067200000000000,
+            "evt.type": "execve",
+            "proc.name": "xmrig",
+            "proc.cmdline": "xmrig --donate-level 1",
+            "container.id": "host",
+        },
+    }
+    events = tmp_path / "falco-alerts.jsonl"
+    events.write_text(json.dumps(alert) + "\n")
+    assert main(["runtime", "eval", "--event-format", "fields", "-o", "json", str(events)]) == 1
+    assert json.loads(capsys.readouterr().out)["rule"] == "Detect Crypto Mining"

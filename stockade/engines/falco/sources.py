@@ -64,6 +64,9 @@ class EventFactory:
         else:
             self.num += 1
             if isinstance(doc, dict):
+                if isinstance(doc.get("output_fields"), dict) and "rule" in doc and "priority" in doc:
+                    # a Falco JSON alert: replay the fields it carries
+                    doc = {k: v for k, v in doc["output_fields"].items() if k != "evt.time"}
                 yield FieldsEvent(doc, self.source, self.schema, self.num)
             else:
                 raise ValueError("a fields event must be a JSON object")
