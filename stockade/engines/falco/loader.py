@@ -364,9 +364,15 @@ class RuleSet:
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
+            col = mark.column + 1 if mark is not None else None
             problem = getattr(e, "problem", None) or str(e)
             raise self._fail(
-                "LOAD_ERR_YAML_PARSE", f"yaml: error at line {line}: {problem}", file, line, "rules content", ""
+                "LOAD_ERR_YAML_PARSE",
+                f"yaml: error at line {line}, column {col}: {problem}",
+                file,
+                line,
+                "rules content",
+                "",
             ) from e
         for doc in docs:
             if doc is None:
