@@ -62,7 +62,7 @@ def register(sub: Any) -> None:
 
     e = rs.add_parser("eval", help="evaluate events from files or stdin")
     _rules_arg(e)
-    e.add_argument("events", nargs="*", default=["-"], metavar="EVENTS", help="event files ('-' for stdin)")
+    e.add_argument("events", nargs="*", default=[], metavar="EVENTS", help="event files ('-' for stdin)")
     e.add_argument("--source", default=None, help="event source of fields-format events (default syscall)")
     e.add_argument(
         "--event-format",
@@ -273,10 +273,47 @@ def run_validate(args: argparse.Namespace) -> int:
     return 2 if rs.errors else 0
 
 
+def _looks_like_events(path: str) -> bool:
+    """Whether a path given after ``-r`` is really an events file (JSON lines, not YAML rules)."""
+    if path == "-":
+        return True
+    p = Path(path)
+    if p.is_dir():
+        return False
+    if p.suffix.lower() in (".json", ".jsonl", ".ndjson", ".log"):
+        return True
+    try:
+        with p.open("rb") as fh:
+            head = fh.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return False
+    for line in head.splitlines():
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        return text.startswith("{")
+    return False
+
+
+def _split_rules_and_events(args: argparse.Namespace) -> None:
+    """``eval -r rules.yaml events.json``: ``-r`` takes several files, so trailing event files
+    given right after it land among the rules; move them back to EVENTS."""
+    if args.events or not args.rules:
+        args.events = args.events or ["-"]
+        return
+    rules = list(args.rules)
+    moved: list[str] = []
+    while len(rules) > 1 and _looks_like_events(rules[-1]):
+        moved.insert(0, rules.pop())
+    args.rules = rules
+    args.events = moved or ["-"]
+
+
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate events from files or stdin; exit 1 when any alert was raised."""
     from stockade.engines.falco.sources import ReadStats, follow, read_lines
 
+    _split_rules_and_events(args)
     extra = (args.source,) if args.source else ()
     rs = _load(args, extra)
     engine = _engine(args, rs)

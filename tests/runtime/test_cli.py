@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
 K8S_RULES = ("conformance", "falco", "rules", "k8s_audit_rules.yaml")
 EVENTS = ("conformance", "falco", "events", "k8s_audit")
+RULES_ML = ROOT / "stockade" / "engines" / "falco" / "rules" / "stockade_ml_rules.yaml"
 
 
 def _cli(*args: str, stdin: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -489,3 +490,12 @@ def test_falco_json_alerts_can_be_replayed(tmp_path: Path, capsys: pytest.Captur
     events.write_text(json.dumps(alert) + "\n")
     assert main(["runtime", "eval", "--event-format", "fields", "-o", "json", str(events)]) == 1
     assert json.loads(capsys.readouterr().out)["rule"] == "Detect Crypto Mining"
+
+
+def test_events_right_after_rules_are_events(capsys: pytest.CaptureFixture[str]) -> None:
+    rules = str(shared_path(*K8S_RULES))
+    ev = str(shared_path(*EVENTS, "exec_pod.json"))
+    # '-r' takes several files: the event file after it must still be read as events
+    assert main(["runtime", "eval", "-r", rules, str(RULES_ML), ev, str(DATA / "fields.ml-events.jsonl")]) == 1
+    rules_hit = [line.split(": ", 1)[1].split(" ", 1)[0] for line in capsys.readouterr().out.splitlines()]
+    assert rules_hit == ["Notice", "Critical", "Warning"]
