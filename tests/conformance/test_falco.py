@@ -183,17 +183,27 @@ def _load_cached(files: tuple[str, ...]) -> RuleSet:
     return load_rules(list(files))
 
 
-def run_scenario(spec: dict[str, Any]) -> dict[str, int]:
+def run_scenario(spec: dict[str, Any]) -> tuple[dict[str, int], set[str]]:
+    """Alert counts per rule, and the priorities seen (Falco's default rule_matching: first)."""
     rs = _load_cached(tuple(_scenario_files(spec)))
     assert rs.ok, [e.describe() for e in rs.errors]
     engine = Engine(rs)
     m = re.search(r"k8s_audit/([^ ]+\.json)", spec["addl_cmdline_opts"])
     assert m
     counts: dict[str, int] = {}
+    levels: set[str] = set()
     for ev in _events(m.group(1)):
         for a in engine.evaluate(ev):
             counts[a.rule] = counts.get(a.rule, 0) + 1
-    return counts
+            levels.add(a.priority)
+    return counts, levels
+
+
+def _levels_ok(spec: dict[str, Any], levels: set[str]) -> bool:
+    # like the old suite: each detect_level must start the priority of some alert line
+    want = spec.get("detect_level") or []
+    want = [want] if isinstance(want, str) else want
+    return all(any(p.lower().startswith(w.lower()) for p in levels) for w in want)
 
 
 def _expected_ok(spec: dict[str, Any], counts: dict[str, int]) -> bool:
@@ -244,8 +254,8 @@ def test_k8s_audit_scenarios() -> None:
             assert message in rs.errors[0].message
             expected_failures.append(name)
             continue
-        counts = run_scenario(spec)
-        if _expected_ok(spec, counts) or name in SCENARIO_EXPECTATION_CHANGED:
+        counts, levels = run_scenario(spec)
+        if (_expected_ok(spec, counts) and _levels_ok(spec, levels)) or name in SCENARIO_EXPECTATION_CHANGED:
             passed += 1
         else:
             failed[name] = counts
