@@ -111,14 +111,15 @@ _SYSCALL = _table(
     str proc.name proc.exe proc.exepath proc.cmdline proc.pcmdline proc.pname proc.pexe
     str proc.pexepath proc.args proc.cwd proc.sname proc.sid.exe proc.sid.exepath
     str proc.vpgid.name proc.vpgid.exe proc.vpgid.exepath proc.pgid.name proc.pgid.exe
-    str proc.pgid.exepath proc.exeline proc.nchilds proc.fdopenlimit proc.fdusage
-    str proc.cmdline.argc
+    str proc.pgid.exepath proc.exeline proc.fdopenlimit proc.fdusage
     bool proc.is_exe_writable proc.is_exe_upper_layer proc.is_exe_lower_layer
     bool proc.is_exe_from_memfd proc.is_sid_leader proc.is_vpgid_leader proc.is_pgid_leader
     bool proc.is_container_healthcheck proc.is_container_liveness_probe
     bool proc.is_container_readiness_probe
-    str:optional proc.env proc.aenv
-    anc:optional proc.aname proc.apid proc.aexe proc.aexepath proc.acmdline
+    str:optional proc.env
+    str proc.stdin.type proc.stdout.type proc.stderr.type proc.stdin.name proc.stdout.name
+    str proc.stderr.name proc.cmdline.argv0
+    anc:optional proc.aname proc.apid proc.aexe proc.aexepath proc.acmdline proc.aenv
     num thread.tid thread.vtid thread.ioctl_request thread.exectime thread.totexectime
     num thread.vmsize thread.vmrss thread.pfmajor thread.pfminor thread.cgroups
     str thread.cap_permitted thread.cap_inheritable thread.cap_effective thread.nametid
