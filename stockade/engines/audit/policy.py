@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -585,11 +585,3 @@ def load_policy(path: str, wildcard_group: bool = True) -> Policy:
         else:
             raise InputError(path, "no audit Policy (kind: Policy) found")
     return Policy.from_dict(policies[0], source=path, wildcard_group=wildcard_group)
-
-
-def union_stages(*lists: Iterable[str]) -> frozenset[str]:
-    """The union of several stage lists."""
-    out: set[str] = set()
-    for sl in lists:
-        out.update(sl)
-    return frozenset(out)
