@@ -253,7 +253,8 @@ def main() -> None:
     until = "2026-11-03"
     t = time.perf_counter()
     for ev in iter_events([path], stats):
-        an.add(ev)
+        if not an.add(ev):
+            continue
         if ev.timestamp < until:
             base.learn(ev)
         else:

@@ -312,7 +312,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     """``stockade audit analyze``."""
     from stockade.engines.audit.analyze import AnalyzeOptions, Analyzer
     from stockade.engines.audit.anomaly import Baseline
-    from stockade.engines.audit.events import ReadStats, iter_events
+    from stockade.engines.audit.events import ReadStats, iter_events, iter_requests
 
     if args.follow and "-" in args.logs[:-1]:
         raise UsageError("--follow watches the last log; standard input can only be the last")
@@ -326,14 +326,15 @@ def run_analyze(args: argparse.Namespace) -> int:
     progress = _Progress(sys.stderr.isatty() if args.progress is None else args.progress, stats)
     if base is not None and args.baseline:
         bstats = ReadStats()
-        for ev in iter_events(args.baseline, bstats):
+        for ev in iter_requests(iter_events(args.baseline, bstats)):
             base.learn(ev)
         _report_bad(bstats)
     until = args.train_until or ""
     n = 0
     try:
         for ev in iter_events(args.logs, stats, follow=args.follow):
-            analyzer.add(ev)
+            if not analyzer.add(ev):
+                continue  # a later stage of a request already counted
             if base is not None:
                 if until and ev.timestamp and ev.timestamp < until:
                     base.learn(ev)

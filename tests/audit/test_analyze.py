@@ -276,3 +276,21 @@ def test_malformed_fields_never_crash_the_analyses() -> None:
         base.score(ev)
     perms = permissions_of(events, Subject("User", "alice"))
     generate(perms, Subject("User", "alice"))
+
+
+def test_long_running_requests_count_once() -> None:
+    from stockade.engines.audit.events import iter_requests
+
+    started = event(
+        "bob", "create", "pods", "serving", "bert-predictor-7d9f8c6b5-aaaaa", sub="exec", stage="ResponseStarted"
+    )
+    done = dict(started, stage="ResponseComplete")
+    received = dict(started, stage="RequestReceived")
+    evs = parsed(received, started, done)
+    an = Analyzer()
+    assert [an.add(e) for e in evs] == [False, True, False]
+    assert an.result()["podAccess"][0]["by"] == [{"user": "bob", "subresource": "exec", "count": 1}]
+    assert [e.stage for e in iter_requests(evs)] == ["ResponseStarted"]
+    # A request logged only at completion (not long-running) is analysed there.
+    (plain,) = parsed(event("bob", "get", "pods", "serving", "p"))
+    assert Analyzer().add(plain) is True

@@ -4,9 +4,10 @@ One streaming pass over :class:`AuditEvent` values; every table is bounded (dist
 identity, listed changes, identities) so memory stays flat on logs of millions of events. What a
 bound cuts off is counted in ``truncated`` rather than dropped silently.
 
-Only the final stage of a request is analysed (``ResponseComplete``, ``ResponseStarted`` for
-long-running requests that never complete, ``Panic``), so a request logged at several stages is
-counted once; ``RequestReceived`` events are counted (``requestReceivedSkipped``) and skipped.
+Each request is analysed once: at ``ResponseComplete`` (or ``Panic``), except long-running requests
+(watch, exec, attach, port-forward), which are analysed at ``ResponseStarted`` and whose later
+``ResponseComplete`` (same audit ID) is skipped. ``RequestReceived`` events are counted
+(``requestReceivedSkipped``) and skipped.
 """
 
 from __future__ import annotations
@@ -148,6 +149,7 @@ class Analyzer:
         self.unusual_sa: list[dict[str, Any]] = []
         self.cross_ns: dict[tuple[str, str], int] = {}
         self.activity: dict[str, dict[str, int]] = {}
+        self._started: dict[str, None] = {}
         self._sa_ns: dict[str, str] = {}
         self._team_of_ns: dict[str, set[str]] = defaultdict(set)
         for team, nss in self.opt.team_namespaces.items():
@@ -162,14 +164,25 @@ class Analyzer:
             self.add(ev)
         return self
 
-    def add(self, ev: AuditEvent) -> None:
-        """Account one event."""
+    def add(self, ev: AuditEvent) -> bool:
+        """Account one event; returns whether it was analysed (False for a stage already counted)."""
         # Hot path: locals and plain dicts rather than properties and Counters.
         self.events += 1
         stage = ev.stage
-        if stage and stage not in _FINAL_STAGES:
-            self.truncated["requestReceivedSkipped"] += 1
-            return
+        if stage != "ResponseComplete":
+            if stage == "ResponseStarted":
+                # Long-running requests (watch, exec, attach, port-forward) are logged when the
+                # response starts and again when it completes: count them once, at the start.
+                started = self._started
+                if len(started) >= 100_000:
+                    started.clear()
+                started[ev.audit_id] = None
+            elif stage and stage != "Panic":
+                self.truncated["requestReceivedSkipped"] += 1
+                return False
+        elif ev.audit_id in self._started:
+            del self._started[ev.audit_id]
+            return False
         self.analysed += 1
         ts = ev.timestamp
         if ts:
@@ -201,7 +214,7 @@ class Analyzer:
             self.anonymous[ev.request_uri.split("?", 1)[0][:200]] += 1
 
         if not ev.resource_request:
-            return
+            return True
         res = ev.resource
         verb = ev.verb
         if res == "secrets":
@@ -221,7 +234,7 @@ class Analyzer:
                 self._change(self.webhook_changes, "webhooks", ev, ident)
 
         if failed:
-            return
+            return True
         ns = ev.namespace
         if user.startswith("system:serviceaccount:"):
             sa_ns = self._sa_ns.get(user)
@@ -240,6 +253,7 @@ class Analyzer:
                 mine = {g for g in ev.groups if g in self.opt.team_namespaces}
                 if mine and not (mine & teams):
                     self._cross(ident, ns)
+        return True
 
     def _change(self, target: list[dict[str, Any]], what: str, ev: AuditEvent, ident: str) -> None:
         if len(target) >= self.opt.max_list:

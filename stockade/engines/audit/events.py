@@ -377,5 +377,24 @@ def iter_events(
                 f.close()
 
 
+def iter_requests(events: Iterable[AuditEvent]) -> Iterator[AuditEvent]:
+    """One event per request: ``RequestReceived`` dropped, and a long-running request (logged at
+    ``ResponseStarted`` and again at ``ResponseComplete``) kept at its first final stage."""
+    started: dict[str, None] = {}
+    for ev in events:
+        stage = ev.stage
+        if stage == "ResponseStarted":
+            if len(started) >= 100_000:
+                started.clear()
+            started[ev.audit_id] = None
+        elif stage == "ResponseComplete":
+            if ev.audit_id in started:
+                del started[ev.audit_id]
+                continue
+        elif stage and stage != "Panic":
+            continue
+        yield ev
+
+
 _STR_FIELDS = tuple(i for i, f in enumerate(AuditEvent._fields) if f in _STR_NAMES)
 _pick_strings = operator.itemgetter(*_STR_FIELDS)
