@@ -14,7 +14,16 @@ CASES = Path(__file__).parent / "checks"
 
 EXPECTED: dict[str, set[tuple[str, str, str]]] = {
     "pass.recommended-ml-platform-policy.yaml": set(),
-    "pass.gce-style-policy.yaml": set(),
+    # Upstream GCE policy: the namespace controller's deletecollection is recorded at Request for
+    # every resource, secrets included (no credential in that body, but above Metadata).
+    "fail.gce-style-policy.yaml": {
+        (
+            "audit-policy.sensitive-request-bodies",
+            "rules[11].level",
+            "rules[11] records secrets, configmaps, token requests, TokenReviews at Request "
+            "(e.g. system:serviceaccount:kube-system:namespace-controller: deletecollection secrets)",
+        ),
+    },
     "fail.policy-file-in-configmap.yaml": {
         (
             "audit-policy.sensitive-request-bodies",
@@ -33,7 +42,8 @@ EXPECTED: dict[str, set[tuple[str, str, str]]] = {
         (
             "audit-policy.sensitive-request-bodies",
             "rules[1].level",
-            "rules[1] records secrets, configmaps, TokenReviews at Request (e.g. a user: create secrets)",
+            "rules[1] records secrets, configmaps, token requests, TokenReviews at Request "
+            "(e.g. a user: create secrets)",
         ),
         (
             "audit-policy.shadowed-rule",

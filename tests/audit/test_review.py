@@ -122,26 +122,32 @@ def test_catch_all_and_request_received() -> None:
     assert request_received_recorded(p2) == []
 
 
-def test_sensitive_logging_depends_on_which_bodies_the_level_records() -> None:
+def test_sensitive_logging_prefers_examples_whose_bodies_hold_credentials() -> None:
     from stockade.engines.audit.review import sensitive_logging
 
-    def topics(rules: list[dict[str, object]]) -> list[tuple[int, str, str]]:
+    def found(rules: list[dict[str, object]]) -> list[tuple[int, str, str, bool]]:
         p = Policy.from_dict({"rules": rules})
-        return [(s.rule_index, s.topic, describe(s.example)) for s in sensitive_logging(p)]
+        return [(s.rule_index, s.topic, describe(s.example), s.leaks) for s in sensitive_logging(p)]
 
-    # Request level on reads records no body: nothing leaks.
-    reads = {"level": "Request", "verbs": ["get", "list", "watch"]}
-    assert topics([reads]) == []
+    # Request level on reads records no body: reported (above Metadata) but not as a leak.
+    reads = {"level": "Request", "verbs": ["get"], "resources": [{"group": "", "resources": ["secrets"]}]}
+    assert found([reads]) == [(0, "secrets", "a user: get secrets", False)]
     # Request level on writes records the secret being written.
-    assert topics([{"level": "Request", "verbs": ["update"], "resources": [{"group": ""}]}]) == [
-        (0, "secrets", "a user: update secrets"),
-        (0, "configmaps", "a user: update configmaps"),
+    assert found([{"level": "Request", "verbs": ["get", "update"], "resources": [{"group": ""}]}]) == [
+        (0, "secrets", "a user: update secrets", True),
+        (0, "configmaps", "a user: update configmaps", True),
+        (0, "token requests", "a user: get serviceaccounts/token", False),
     ]
     # The issued token is in the TokenRequest response only.
     token = {"level": "Request", "resources": [{"group": "", "resources": ["serviceaccounts/token"]}]}
-    assert topics([token]) == []
+    assert found([token]) == [(0, "token requests", "a user: get serviceaccounts/token", False)]
     token["level"] = "RequestResponse"
-    assert topics([token]) == [(0, "token requests", "a user: create serviceaccounts/token")]
+    assert found([token]) == [(0, "token requests", "a user: create serviceaccounts/token", True)]
     # TokenReview requests carry the token under review.
     review = {"level": "Request", "resources": [{"group": "authentication.k8s.io", "resources": ["tokenreviews"]}]}
-    assert topics([review]) == [(0, "TokenReviews", "a user: create tokenreviews.authentication.k8s.io")]
+    assert found([review]) == [(0, "TokenReviews", "a user: create tokenreviews.authentication.k8s.io", True)]
+    # Metadata first: nothing reaches the Request rule for these resources.
+    meta = {"level": "Metadata", "resources": [{"group": "", "resources": ["secrets", "configmaps"]}]}
+    assert found([meta, {"level": "Request", "resources": [{"group": ""}]}]) == [
+        (1, "token requests", "a user: get serviceaccounts/token", False)
+    ]
