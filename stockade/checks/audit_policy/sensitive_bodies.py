@@ -22,7 +22,7 @@ from stockade.model import CheckSpec, Finding, Severity
 
 SPEC = CheckSpec(
     id="audit-policy.sensitive-request-bodies",
-    title="Audit policy records secrets, configmaps or token requests above Metadata",
+    title="Audit policy records bodies of secrets, configmaps or token requests",
     severity=Severity.HIGH,
     rationale="Request and response bodies of these resources contain credentials; at Request or "
     "RequestResponse level they are copied into the audit log and every system it is shipped to.",
