@@ -13,7 +13,7 @@ import socket
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from stockade.engines.falco.events import Event
 from stockade.engines.falco.fields import DISPATCH_FIELDS
@@ -21,9 +21,9 @@ from stockade.engines.falco.k8saudit import format_time
 from stockade.engines.falco.loader import PRIORITIES, CompiledRule, RuleSet
 
 
-@dataclass(frozen=True)
-class Alert:
-    """One rule match on one event."""
+class Alert(NamedTuple):
+    """One rule match on one event (an immutable value; a named tuple because alerts are made
+    on the hot path and tuples are cheap to build)."""
 
     rule: str
     priority: str

@@ -132,39 +132,39 @@ class OutputFormat:
             return lambda g: _tf(name, sub(g))
         return lambda g: None
 
-    def _prepare(self) -> None:
-        # One pass per alert: the token values once, then the text from the literal parts.
-        self._tokens = [p for p in self.parts if not isinstance(p, str)]
-        self._simple_keys: list[str] | None = None
-        if all(isinstance(tok[1], _FieldGetter) for tok in self._tokens):
-            self._simple_keys = [tok[1].key for tok in self._tokens]  # type: ignore[attr-defined]
-
-    def evaluate(self, get: Callable[[str], Any]) -> tuple[str, dict[str, Any]]:
-        """The output text and ``output_fields`` (token -> value, ``None`` when missing)."""
-        if not hasattr(self, "_tokens"):
-            self._prepare()
-        keys = self._simple_keys
-        vals = [get(k) for k in keys] if keys is not None else [tok[1](get) for tok in self._tokens]
-        out: list[str] = []
-        fields: dict[str, Any] = {}
+    def _prepare(self) -> Callable[[Callable[[str], Any]], tuple[str, dict[str, Any]]]:
+        """Generate one function computing the text and the fields (values read once)."""
+        ns: dict[str, Any] = {"_rv": render_value, "tuple": tuple, "list": list}
+        lines = ["def _fmt(g):"]
+        pieces: list[str] = []
+        fields: list[str] = []
         i = 0
         for p in self.parts:
             if isinstance(p, str):
-                out.append(p)
+                pieces.append(repr(p))
                 continue
-            v = vals[i]
-            i += 1
-            if v is None:
-                text = "<NA>"
-            elif type(v) is str:
-                text = v
+            token, getter, width = p
+            if isinstance(getter, _FieldGetter):
+                lines.append(f"    v{i} = g({getter.key!r})")
             else:
-                text = render_value(v)
-            if p[2]:
-                text = text[: p[2]].ljust(p[2])
-            out.append(text)
-            fields[p[0]] = list(v) if isinstance(v, tuple) else v
-        return "".join(out), fields
+                ns[f"_get{i}"] = getter
+                lines.append(f"    v{i} = _get{i}(g)")
+            text = f"(v{i} if type(v{i}) is str else _rv(v{i}))"
+            if width:
+                text = f"{text}[:{width}].ljust({width})"
+            pieces.append(text)
+            fields.append(f"{token!r}: (list(v{i}) if type(v{i}) is tuple else v{i})")
+            i += 1
+        lines.append(f"    return ''.join(({', '.join(pieces)},)), {{{', '.join(fields)}}}")
+        exec("\n".join(lines), ns)  # noqa: S102 - source generated from the parsed template only
+        fn: Callable[[Callable[[str], Any]], tuple[str, dict[str, Any]]] = ns["_fmt"]
+        self._fmt = fn
+        return fn
+
+    def evaluate(self, get: Callable[[str], Any]) -> tuple[str, dict[str, Any]]:
+        """The output text and ``output_fields`` (token -> value, ``None`` when missing)."""
+        fn = self.__dict__.get("_fmt") or self._prepare()
+        return fn(get)
 
     def render(self, get: Callable[[str], Any]) -> str:
         """The output text for one event."""
