@@ -38,6 +38,7 @@ POD_GET = AuditRequest("alice", ("team-a",), "get", True, "", "pods", "", "web-0
             "'Apps' is not a valid API group",
         ),
         ({"kind": "ConfigMap", "rules": []}, "expected kind Policy"),
+        ({"kind": "Policy", "omitStages": ["RequestReceived"]}, "loaded illegal policy with 0 rules"),
     ],
 )
 def test_invalid_policies_are_rejected_with_the_rule(body: dict[str, object], message: str) -> None:

@@ -329,6 +329,9 @@ class Policy:
         if not isinstance(raw_rules, list):
             raise InputError(source, "rules must be a list")
         rules = tuple(_parse_rule(r, i, source, lines[i] if i < len(lines) else None) for i, r in enumerate(raw_rules))
+        if not rules:
+            # The API server's policy loader refuses this after validation (same wording).
+            raise InputError(source, "loaded illegal policy with 0 rules")
         return cls(rules, frozenset(omit), omf, source, wildcard_group)
 
     def _compile(self, r: PolicyRule) -> _Compiled:
