@@ -156,7 +156,8 @@ class OutputFormat:
             fields.append(f"{token!r}: (list(v{i}) if type(v{i}) is tuple else v{i})")
             i += 1
         lines.append(f"    return ''.join(({', '.join(pieces)},)), {{{', '.join(fields)}}}")
-        exec("\n".join(lines), ns)  # noqa: S102 - source generated from the parsed template only
+        # the source is generated from the parsed template only (no user text is executed)
+        exec("\n".join(lines), ns)
         fn: Callable[[Callable[[str], Any]], tuple[str, dict[str, Any]]] = ns["_fmt"]
         self._fmt = fn
         return fn
