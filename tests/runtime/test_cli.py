@@ -499,3 +499,34 @@ def test_events_right_after_rules_are_events(capsys: pytest.CaptureFixture[str])
     assert main(["runtime", "eval", "-r", rules, str(RULES_ML), ev, str(DATA / "fields.ml-events.jsonl")]) == 1
     rules_hit = [line.split(": ", 1)[1].split(" ", 1)[0] for line in capsys.readouterr().out.splitlines()]
     assert rules_hit == ["Notice", "Critical", "Warning"]
+
+
+def test_watch_with_official_sandbox_rules_sees_stratum_miner(tmp_path: Path) -> None:
+    from stockade.engines.falco.engine import Engine, load_rules
+    from stockade.engines.falco.live import HostWatcher
+
+    rs = load_rules([str(shared_path("conformance", "falco", "rules", "falco-sandbox_rules.yaml"))])
+    engine = Engine(rs, rule_matching="all")
+    miner = tmp_path / "xmrig"
+    shutil.copy(shutil.which("sh") or "/bin/sh", miner)
+    watcher = HostWatcher("auto", interval=0.05)
+    proc = None
+    try:
+        start = time.monotonic()
+        # '; true' keeps the shell from exec'ing sleep in its place
+        proc = subprocess.Popen([str(miner), "-c", "sleep 3; true", "xmrig", "-o", "stratum+tcp://pool.example:3333"])
+        hits: list[Any] = []
+        for ev in watcher.events(lambda: time.monotonic() - start > 3.0 or bool(hits)):
+            if ev.get("proc.pid") == proc.pid:
+                hits.extend(
+                    a for a in engine.evaluate(ev) if a.rule == "Detect crypto miners using the Stratum protocol"
+                )
+        assert hits, "the official stratum rule did not fire"
+        assert time.monotonic() - start < 3.0
+        assert "stratum+tcp://pool.example:3333" in hits[0].output_fields["proc.cmdline"]
+        assert hits[0].priority == "Critical"
+    finally:
+        watcher.close()
+        if proc is not None:
+            proc.kill()
+            proc.wait()
