@@ -97,6 +97,15 @@ def _uid(pid: int) -> int | None:
     return None
 
 
+def _loginuid(pid: int) -> int:
+    raw = (_read(f"/proc/{pid}/loginuid") or "").strip()
+    try:
+        v = int(raw)
+    except ValueError:
+        return -1
+    return -1 if v == 4294967295 else v
+
+
 def container_id(pid: int) -> str:
     """The 12-hex container id from the cgroup path, or ``host``."""
     raw = _read(f"/proc/{pid}/cgroup") or ""
@@ -145,7 +154,7 @@ def process_fields(pid: int, num: int = 1) -> dict[str, Any] | None:
         "proc.ppid": ppid,
         "user.uid": uid,
         "user.name": _user_name(uid),
-        "user.loginuid": -1,
+        "user.loginuid": _loginuid(pid),
         "container.id": container_id(pid),
     }
     # the parent chain: proc.aname[1] is the parent, [2] the grandparent...
