@@ -109,8 +109,15 @@ def test_validate_official_rules_ok() -> None:
     assert "48 rules loaded (48 k8s_audit)" in r.stdout
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
+def _self_signed(tmp: Path, maker: str = "openssl") -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1: with the openssl CLI when it is installed,
+    else (or when asked) with the standard library only."""
     cert, key = tmp / "cert.pem", tmp / "key.pem"
+    if maker == "stdlib" or shutil.which("openssl") is None:
+        from tests.runtime.selfsigned import write_self_signed
+
+        write_self_signed(cert, key)
+        return cert, key
     subprocess.run(
         [
             "openssl",
@@ -137,11 +144,12 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def test_serve_receives_eventlist_over_https(tmp_path: Path) -> None:
+@pytest.mark.parametrize("maker", ["openssl", "stdlib"])
+def test_serve_receives_eventlist_over_https(tmp_path: Path, maker: str) -> None:
     from stockade.engines.falco.engine import Engine, load_rules
     from stockade.engines.falco.server import AuditWebhook
 
-    cert, key = _self_signed(tmp_path)
+    cert, key = _self_signed(tmp_path, maker)
     rs = load_rules([str(shared_path(*K8S_RULES))])
     got = []
     server = AuditWebhook(Engine(rs), got.append, "127.0.0.1", 0, str(cert), str(key))
