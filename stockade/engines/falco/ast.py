@@ -97,15 +97,3 @@ def walk(node: Node) -> list[Node]:
         elif isinstance(cur, (And, Or)):
             stack.extend(reversed(cur.children))
     return out
-
-
-def operand_fields(op: object) -> list[FieldRef]:
-    """The fields an operand reads (through transformers and ``val()``)."""
-    if isinstance(op, FieldRef):
-        return [op]
-    if isinstance(op, Transform):
-        out: list[FieldRef] = []
-        for a in op.args:
-            out.extend(operand_fields(a))
-        return out
-    return []
