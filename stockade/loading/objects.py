@@ -89,6 +89,7 @@ class Inventory:
 
     objects: list[K8sObject] = field(default_factory=list)
     _by_kind: defaultdict[str, list[K8sObject]] = field(default_factory=_kind_index)
+    _by_key: dict[tuple[str, str | None, str], K8sObject] = field(default_factory=dict)
 
     @classmethod
     def of(cls, objects: Iterable[K8sObject]) -> Inventory:
@@ -100,6 +101,7 @@ class Inventory:
     def add(self, obj: K8sObject) -> None:
         self.objects.append(obj)
         self._by_kind[obj.kind].append(obj)
+        self._by_key.setdefault((obj.kind, obj.namespace or None, obj.name), obj)  # the first one wins
 
     def __iter__(self) -> Iterator[K8sObject]:
         return iter(self.objects)
@@ -116,10 +118,7 @@ class Inventory:
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> K8sObject | None:
         """The object with that kind, name and namespace, if present."""
-        for obj in self._by_kind.get(kind, ()):
-            if obj.name == name and (obj.namespace or None) == (namespace or None):
-                return obj
-        return None
+        return self._by_key.get((kind, namespace or None, name))
 
     def namespaces(self) -> dict[str, K8sObject]:
         """Namespace objects by name."""

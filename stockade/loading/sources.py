@@ -302,7 +302,7 @@ def _add_object(result: LoadResult, body: Any, doc_loc: Location, source: Source
     obj = K8sObject(ref, body, location, source, list_path)
     try:
         problems = validate_object(obj)
-    except Exception as e:  # noqa: BLE001 - a shape nobody foresaw must not stop the scan
+    except Exception as e:  # a shape nobody foresaw must not stop the scan
         problems = [f"cannot analyse this object ({type(e).__name__}); please report it"]
     if problems:
         result.errors.append(InputFailure(location, problems[0], ref))

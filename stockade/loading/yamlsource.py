@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -447,101 +448,113 @@ def _compose(source: SourceDoc) -> Node | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class _LineIndex:
+    lines: list[str]
+    indents: list[int]
+    """Indentation of each line; -1 for blank and comment lines."""
+    at: dict[int, list[int]]
+    """Indentation -> the content lines with it, in order."""
+
+
 @lru_cache(maxsize=4096)
-def _line_index(source: SourceDoc) -> tuple[list[str], list[int]]:
-    """The document's lines and each line's indentation (-1 for blank and comment lines)."""
+def _line_index(source: SourceDoc) -> _LineIndex:
     lines = source.text.split("\n")
     indents = []
-    for line in lines:
+    at: dict[int, list[int]] = {}
+    for i, line in enumerate(lines):
         body = line.lstrip(" ")
         s = body.strip()
-        indents.append(-1 if not s or s.startswith("#") or s == "---" else len(line) - len(body))
-    return lines, indents
+        d = -1 if not s or s.startswith("#") or s == "---" else len(line) - len(body)
+        indents.append(d)
+        if d >= 0:
+            at.setdefault(d, []).append(i)
+    return _LineIndex(lines, indents, at)
 
 
-def _text_locate(source: SourceDoc, tokens: list[str | int]) -> int | None:
-    """Follow ``tokens`` through block-style YAML by indentation alone; None if the text does not
-    have the plain shape this understands (flow collections, odd quoting): the caller falls back."""
-    lines, indents = _line_index(source)
+def _is_dash(line: str, col: int) -> bool:
+    return line[col : col + 1] == "-" and line[col + 1 : col + 2] in ("", " ", "\t", "\r")
+
+
+_ABSENT = -1
+"""The path does not exist in the text."""
+_UNKNOWN = -2
+"""The text has a shape the indentation walk does not understand (flow collections, quoted keys)."""
+
+
+def _text_locate(source: SourceDoc, tokens: list[str | int]) -> int:
+    """Follow ``tokens`` through block-style YAML by indentation alone: the line (0-based), or
+    :data:`_ABSENT`, or :data:`_UNKNOWN` when the caller must parse the document instead.
+
+    Inside a block, the keys (or ``-`` items) of one collection are exactly the content lines at
+    the block's indentation, so only those lines are visited.
+    """
+    idx = _line_index(source)
+    lines, indents = idx.lines, idx.indents
     start, end = 0, len(lines)
     while start < end and indents[start] < 0:
         start += 1
     if start == end:
-        return None
+        return _ABSENT
     col = indents[start]
     item_line = -1  # the "- " line of the current sequence item: its content starts at `col`
 
-    def ind(i: int) -> int:
-        return col if i == item_line else indents[i]
+    def candidates() -> list[int]:
+        """Content lines of the current block at its indentation (the item line counts)."""
+        row = idx.at.get(col, [])
+        found = row[bisect_left(row, start) : bisect_left(row, end)]
+        return [item_line, *found] if item_line >= 0 and (not found or found[0] != item_line) else found
 
     found = start
+    last = len(tokens) - 1
     for n, token in enumerate(tokens):
+        cands = candidates()
         if isinstance(token, str):
+            keys = [i for i in cands if i == item_line or not _is_dash(lines[i], col)]
             hit = -1
-            for i in range(start, end):
-                d = ind(i)
-                if d < 0 or d > col:
-                    continue
-                if d < col:
-                    break
+            rest = ""
+            spellings = (token, f'"{token}"', f"'{token}'")
+            for pos, i in enumerate(keys):
                 body = lines[i][col:]
-                if body.startswith("-"):
-                    continue  # an item of the previous key's sequence
-                key, sep, rest = body.partition(":")
-                if sep and key.strip().strip("\"'") == token and rest[:1] in ("", " ", "\t", "\r"):
-                    hit = i
+                for key in spellings:
+                    after = body[len(key) : len(key) + 2]
+                    if body.startswith(key) and after[:1] == ":" and after[1:2] in ("", " ", "\t", "\r"):
+                        hit, rest = i, body[len(key) + 1 :].strip()
+                        break
+                if hit >= 0:
+                    stop = keys[pos + 1] if pos + 1 < len(keys) else end
                     break
             if hit < 0:
-                return None
+                odd = any(lines[i][col : col + 1] in ('"', "'", "?", "{", "[") for i in keys)
+                return _UNKNOWN if odd else _ABSENT
             found = hit
-            rest = lines[hit][col:].partition(":")[2].strip()
             if rest and not rest.startswith(("#", "|", ">", "&", "!")):
-                return found if n == len(tokens) - 1 else None  # inline value: cannot go deeper by text
-            j = hit + 1
-            while j < end and (
-                indents[j] < 0 or indents[j] > col or (indents[j] == col and lines[j][col:].startswith("-"))
-            ):
-                j += 1
+                if n == last:
+                    return found
+                return _UNKNOWN if rest[0] in "{[*" else _ABSENT  # flow collection, alias, or scalar
             nxt = hit + 1
-            while nxt < j and indents[nxt] < 0:
+            while nxt < stop and indents[nxt] < 0:
                 nxt += 1
-            if nxt >= j:
-                return found if n == len(tokens) - 1 else None
-            start, end, col, item_line = nxt, j, indents[nxt], -1
+            if nxt >= stop:
+                return found if n == last else _ABSENT
+            start, end, col, item_line = nxt, stop, indents[nxt], -1
         else:
-            count = -1
-            hit = -1
-            for i in range(start, end):
-                if (
-                    ind(i) == col
-                    and lines[i][col : col + 1] == "-"
-                    and lines[i][col + 1 : col + 2] in ("", " ", "\t", "\r")
-                ):
-                    count += 1
-                    if count == token:
-                        hit = i
-                        break
-            if hit < 0:
-                return None
-            found = hit
-            stop = hit + 1
-            while (
-                stop < end
-                and not (ind(stop) == col and lines[stop][col : col + 1] == "-")
-                and (ind(stop) < 0 or ind(stop) > col)
-            ):
-                stop += 1
-            after = lines[hit][col + 1 :]
+            items = [i for i in cands if _is_dash(lines[i], col)]
+            if token >= len(items):
+                return _ABSENT if items or not cands else _UNKNOWN
+            found = items[token]
+            stop = items[token + 1] if token + 1 < len(items) else end
+            after = lines[found][col + 1 :]
             content = after.lstrip(" ")
             if content.strip() and not content.startswith("#"):
-                start, end, item_line = hit, stop, hit
+                start, end, item_line = found, stop, found
                 col = col + 1 + (len(after) - len(content))
             else:
-                nxt = hit + 1
+                nxt = found + 1
                 while nxt < stop and indents[nxt] < 0:
                     nxt += 1
                 if nxt >= stop:
-                    return found if n == len(tokens) - 1 else None
+                    return found if n == last else _ABSENT
                 start, end, col, item_line = nxt, stop, indents[nxt], -1
     return found
 
@@ -551,19 +564,12 @@ def locate(source: SourceDoc, path: str) -> int | None:
     tokens = parse_path(path)
     while tokens:
         hit = _text_locate(source, tokens)
-        if hit is not None:
+        if hit >= 0:
             return source.start_line + hit
-        if not _has_flow_or_odd_shape(source):
-            tokens = tokens[:-1]  # the field does not exist: point at its deepest parent
-            continue
-        return _node_locate(source, path)
+        if hit == _UNKNOWN:
+            return _node_locate(source, path)
+        tokens = tokens[:-1]  # the field does not exist: point at its deepest parent
     return None
-
-
-@lru_cache(maxsize=4096)
-def _has_flow_or_odd_shape(source: SourceDoc) -> bool:
-    """Whether the text needs a real parse to locate fields (flow collections, JSON, anchors)."""
-    return any(c in source.text for c in "{[&*\t") and bool(re.search(r"[:-][ \t]*[{\[&*]|\t", source.text))
 
 
 def _node_locate(source: SourceDoc, path: str) -> int | None:
