@@ -366,18 +366,21 @@ class _Builder:
             out: dict[str, Any] = {}
             self.memo[key] = out
             self.constructor.flatten_mapping(node)  # type: ignore[arg-type]
+            build = self.build
             for k_node, v_node in node.value:
-                k = k_node.value if k_node.tag == _STR_TAG else self.build(k_node)
+                k = k_node.value if k_node.tag == _STR_TAG else build(k_node)
                 if not isinstance(k, str):
                     if isinstance(k, (list, dict)):
                         raise ConstructorError(None, None, "a mapping key must be a scalar", k_node.start_mark)
                     k = _json_key(k)
-                out[k] = self.build(v_node)
+                # Plain strings, most values, need no call (and no memo: equal either way).
+                out[k] = v_node.value if v_node.tag == _STR_TAG else build(v_node)
             return out
         if tag == _SEQ_TAG:
             seq: list[Any] = []
             self.memo[key] = seq
-            seq.extend(self.build(child) for child in node.value)
+            build = self.build
+            seq.extend(c.value if c.tag == _STR_TAG else build(c) for c in node.value)
             return seq
         value = self.constructor.construct_object(node, deep=True)
         self.memo[key] = value
