@@ -108,6 +108,9 @@ def scan_inventory(
         objects_scanned=len(loaded.inventory),
         notes=tuple(loaded.notes),
         suppressed=tuple(suppressed),
+        checks_run=tuple(sorted(wanted)),
+        input_kinds=frozenset(o.kind for o in loaded.inventory),
+        has_pod_specs=bool(ctx.pod_specs()),
     )
 
 

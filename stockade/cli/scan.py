@@ -34,6 +34,10 @@ def register(sub: Any) -> None:
         help="do not honour ignore.stockade.io/<check> annotations on objects",
     )  # fmt: skip
     p.add_argument("--no-kustomize", action="store_true", help="scan kustomization directories file by file")
+    p.add_argument(
+        "--framework", choices=("cis", "nsa", "pss", "owasp-k8s", "owasp-k8s-2022"),
+        help="report pass/fail per control of a compliance framework (table or json output)",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -69,15 +73,33 @@ def run(args: argparse.Namespace) -> int:
     report = scan_paths(args.paths, config, options)
     if args.write_baseline:
         write_baseline(report, args.write_baseline)
-    render = get_reporter(args.output)
     with _open_output(args.output_file) as out:
-        render(report, out)
-    if args.output != "table" or args.output_file:
+        if args.framework and args.output in ("table", "json"):
+            _render_compliance(report, args.framework, args.output, out)
+        else:
+            get_reporter(args.output)(report, out)
+    if args.output != "table" or args.output_file or args.framework:
         for err in report.errors:  # machine formats go to a file or pipe: say it on stderr too
             print(f"stockade: error: {err}", file=sys.stderr)
     if args.write_baseline:
         return 2 if report.errors else 0
     return report.exit_code(Severity.parse(args.fail_on))
+
+
+def _render_compliance(report: Any, name: str, fmt: str, out: TextIO) -> None:
+    import json
+
+    from stockade.compliance import assess, get_framework, render_text, to_json
+
+    framework = get_framework(name)
+    results = assess(framework, report.findings, report.checks_run, report.input_kinds, report.has_pod_specs)
+    if fmt == "json":
+        json.dump(to_json(framework, results), out, indent=2)
+        out.write("\n")
+    else:
+        out.write(render_text(framework, results))
+        for err in report.errors:
+            out.write(f"ERROR    {err}\n")
 
 
 @contextlib.contextmanager

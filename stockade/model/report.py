@@ -22,6 +22,12 @@ class Report:
     """Things the user should know that are not findings (e.g. a kustomization not rendered)."""
     suppressed: tuple[tuple[Finding, str], ...] = field(default=())
     """Findings silenced by an ignore annotation, with the reason given."""
+    checks_run: tuple[str, ...] = ()
+    """Ids of the checks that ran (compliance needs to tell "passed" from "not judged")."""
+    input_kinds: frozenset[str] = frozenset()
+    """Kinds of the objects scanned."""
+    has_pod_specs: bool = False
+    """Whether any pod or workload template was scanned."""
 
     def at_or_above(self, threshold: Severity) -> list[Finding]:
         """Findings whose severity reaches ``threshold``."""

@@ -233,3 +233,17 @@ def test_config_naming_an_unknown_check_is_an_error(tmp_path: Path, capsys: pyte
     assert err.strip() == (
         f"stockade: error: {cfg}: unknown check id(s) workload.image-lastest-tag (see `stockade checks`)"
     )
+
+
+def test_framework_report_per_control(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "scan", str(EXAMPLE), "-c", str(EXAMPLE / "stockade.yaml"), "--framework", "cis", "-o", "json"
+    )
+    report = json.loads(out)
+    assert code == 1  # the gate still follows the findings
+    status = {c["id"]: c for c in report["controls"]}
+    assert status["5.1.3"]["status"] == "fail"
+    assert [e["object"] for e in status["5.1.3"]["evidence"]] == ["ClusterRoleBinding/ci-deployer"]
+    assert status["5.1.8"]["status"] == "pass"
+    # No audit policy in the inputs: not judged, never passed.
+    assert status["3.2.1"]["status"] == "not-assessed"
