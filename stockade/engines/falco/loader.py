@@ -303,10 +303,10 @@ class RuleSet:
         return True
 
     def load_items(self, items: list[Any], name: str = "<rules>") -> bool:
-        """Read already-parsed items (values should be strings as a YAML BaseLoader gives)."""
+        """Read already-parsed items; numbers and booleans are taken as their YAML text."""
         self.files.append(name)
         try:
-            self._read_items(items, name, {})
+            self._read_items(_as_text(items), name, {})
             self._compile(name)
         except LoadFailure as f:
             self.errors.append(f.msg)
@@ -1349,6 +1349,19 @@ class _Undefined(Exception):
     def __init__(self, name: str) -> None:
         super().__init__(name)
         self.name = name
+
+
+def _as_text(v: Any) -> Any:
+    """Scalars as yaml-cpp keeps them (text), for items built by code or a typed YAML loader."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(v)
+    if isinstance(v, list):
+        return [_as_text(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _as_text(x) for k, x in v.items()}
+    return v
 
 
 def _is_modifier_comp(c: Any) -> bool:
