@@ -80,16 +80,38 @@ def read_lines(lines: Iterable[str], factory: EventFactory, name: str, stats: Re
         if not line:
             continue
         try:
-            doc = json.loads(line)
+            docs = [json.loads(line)]
         except ValueError as e:
-            stats.note(f"{name}:{i}", f"not JSON ({getattr(e, 'msg', e)})")
-            continue
-        try:
-            for ev in factory.make(doc):
-                stats.events += 1
-                yield ev
-        except ValueError as e:
-            stats.note(f"{name}:{i}", str(e))
+            docs = _concatenated(line)
+            if docs is None:
+                stats.note(f"{name}:{i}", f"not JSON ({getattr(e, 'msg', e)})")
+                continue
+        for doc in docs:
+            try:
+                for ev in factory.make(doc):
+                    stats.events += 1
+                    yield ev
+            except ValueError as e:
+                stats.note(f"{name}:{i}", str(e))
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _concatenated(line: str) -> list[Any] | None:
+    """Several JSON values on one line (files joined without a final newline), or ``None``."""
+    out: list[Any] = []
+    pos = 0
+    try:
+        while pos < len(line):
+            doc, end = _DECODER.raw_decode(line, pos)
+            out.append(doc)
+            pos = end
+            while pos < len(line) and line[pos].isspace():
+                pos += 1
+    except ValueError:
+        return None
+    return out if len(out) > 1 else None
 
 
 def follow(fh: IO[str], stop: Callable[[], bool], interval: float = 0.2) -> Iterator[str]:
