@@ -79,6 +79,7 @@ def read_lines(lines: Iterable[str], factory: EventFactory, name: str, stats: Re
         line = line.strip()
         if not line:
             continue
+        docs: list[Any] | None
         try:
             docs = [json.loads(line)]
         except ValueError as e:
