@@ -538,3 +538,19 @@ def test_watch_with_official_sandbox_rules_sees_stratum_miner(tmp_path: Path) ->
         if proc is not None:
             proc.kill()
             proc.wait()
+
+
+def test_pretty_printed_eventlist_and_truncated_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    item = json.loads(shared_path(*EVENTS, "exec_pod.json").read_text().splitlines()[0])
+    pretty = tmp_path / "eventlist.json"
+    pretty.write_text(json.dumps({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": [item]}, indent=2))
+    rules = str(shared_path(*K8S_RULES))
+    assert main(["runtime", "eval", "-r", rules, "--event-format", "k8s-audit", str(pretty)]) == 1
+    assert "Attach/Exec to pod" in capsys.readouterr().out
+    broken = tmp_path / "broken.log"
+    line = json.dumps(item)
+    broken.write_text(line[: len(line) // 2] + "\n" + line + "\n")
+    assert main(["runtime", "eval", "-r", rules, "--event-format", "k8s-audit", str(broken)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.count("Attach/Exec to pod") == 1
+    assert f"{broken}:1: not JSON (incomplete document)" in captured.err

@@ -72,21 +72,61 @@ class EventFactory:
                 raise ValueError("a fields event must be a JSON object")
 
 
+MAX_DOCUMENT = 64 * 1024 * 1024
+
+
+def _parse_line(text: str) -> list[Any] | None:
+    try:
+        return [json.loads(text)]
+    except ValueError:
+        return _concatenated(text)
+
+
 def read_lines(lines: Iterable[str], factory: EventFactory, name: str, stats: ReadStats) -> Iterator[Event]:
-    """Events from JSON lines; a line that is not JSON is counted and skipped."""
-    for i, line in enumerate(lines, 1):
+    """Events from JSON lines; a line that is not JSON is counted and skipped.
+
+    A document spread over several lines (pretty-printed JSON, e.g. an ``EventList`` saved
+    from ``kubectl``) is gathered until it parses; a line that parses on its own ends such a
+    gathering, so one truncated line never swallows the events after it.
+    """
+    pending: list[str] = []
+    pending_at = 0
+    pending_size = 0
+
+    def give_up() -> None:
+        nonlocal pending, pending_size
+        if pending:
+            stats.note(f"{name}:{pending_at}", "not JSON (incomplete document)")
+        pending = []
+        pending_size = 0
+
+    for i, raw_line in enumerate(lines, 1):
         stats.lines += 1
-        line = line.strip()
+        line = raw_line.strip()
         if not line:
             continue
-        docs: list[Any] | None
-        try:
-            docs = [json.loads(line)]
-        except ValueError as e:
-            docs = _concatenated(line)
+        docs = _parse_line(line)
+        if docs is not None and pending and not (line[0] == "{" and isinstance(docs[0], dict)):
+            # inside a pretty-printed document a line may be a complete JSON scalar on its own
+            docs = None
+        if docs is None and pending:
+            pending.append(line)
+            pending_size += len(line)
+            docs = _parse_line("\n".join(pending))
             if docs is None:
-                stats.note(f"{name}:{i}", f"not JSON ({getattr(e, 'msg', e)})")
+                if pending_size > MAX_DOCUMENT:
+                    give_up()
                 continue
+            pending = []
+            pending_size = 0
+        elif docs is not None and pending:
+            give_up()
+        elif docs is None:
+            if line[0] in "{[":
+                pending, pending_at, pending_size = [line], i, len(line)
+            else:
+                stats.note(f"{name}:{i}", "not JSON")
+            continue
         for doc in docs:
             try:
                 for ev in factory.make(doc):
@@ -94,6 +134,7 @@ def read_lines(lines: Iterable[str], factory: EventFactory, name: str, stats: Re
                     yield ev
             except ValueError as e:
                 stats.note(f"{name}:{i}", str(e))
+    give_up()
 
 
 _DECODER = json.JSONDecoder()
