@@ -28,10 +28,13 @@ SPEC = CheckSpec(
 
 @register(SPEC)
 def check(ctx: ScanContext) -> Iterator[Finding]:
+    found = list(valid_policies(ctx))
+    if not found:
+        return  # no audit policy in the inputs: spare the engine import
     from stockade.engines.audit.policy import Level
     from stockade.engines.audit.review import catch_all, describe, unmatched_request
 
-    for fp, policy in valid_policies(ctx):
+    for fp, policy in found:
         missed = unmatched_request(policy)
         i = catch_all(policy)
         if missed is not None:

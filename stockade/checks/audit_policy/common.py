@@ -51,10 +51,13 @@ def policies(ctx: ScanContext) -> list[FoundPolicy]:
     cached = ctx.cache.get("audit_policy.policies")
     if cached is not None:
         return cached  # type: ignore[no-any-return]
+    found: list[FoundPolicy] = []
+    if not ctx.inventory.kinds("Policy") and not ctx.inventory.kinds("ConfigMap"):
+        ctx.cache["audit_policy.policies"] = found
+        return found  # nothing to parse: spare the engine import
     from stockade.engines.audit.policy import Policy
     from stockade.errors import InputError
 
-    found: list[FoundPolicy] = []
     for obj in ctx.inventory.kinds("Policy"):
         if not is_audit_policy(obj):
             continue

@@ -88,10 +88,13 @@ _BY_TOPIC = {
 
 @register(POD_EXEC)
 def check(ctx: ScanContext) -> Iterator[Finding]:
+    found = list(valid_policies(ctx))
+    if not found:
+        return  # no audit policy in the inputs: spare the engine import
     from stockade.engines.audit.policy import Level
     from stockade.engines.audit.review import coverage_gaps, describe
 
-    for fp, policy in valid_policies(ctx):
+    for fp, policy in found:
         for topic, gaps in coverage_gaps(policy).items():
             spec = _BY_TOPIC[topic]
             for gap in gaps:

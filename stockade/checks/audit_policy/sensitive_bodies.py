@@ -34,9 +34,12 @@ SPEC = CheckSpec(
 
 @register(SPEC)
 def check(ctx: ScanContext) -> Iterator[Finding]:
+    found = list(valid_policies(ctx))
+    if not found:
+        return  # no audit policy in the inputs: spare the engine import
     from stockade.engines.audit.review import describe, sensitive_logging
 
-    for fp, policy in valid_policies(ctx):
+    for fp, policy in found:
         by_rule: dict[int, list[str]] = {}
         examples: dict[int, str] = {}
         leaks: dict[int, bool] = {}

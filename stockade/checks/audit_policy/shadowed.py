@@ -28,9 +28,12 @@ SPEC = CheckSpec(
 
 @register(SPEC)
 def check(ctx: ScanContext) -> Iterator[Finding]:
+    found = list(valid_policies(ctx))
+    if not found:
+        return  # no audit policy in the inputs: spare the engine import
     from stockade.engines.audit.review import shadowing_rules, unreachable_rules
 
-    for fp, policy in valid_policies(ctx):
+    for fp, policy in found:
         for i in unreachable_rules(policy):
             by = shadowing_rules(policy, i)
             culprits = ", ".join(f"rules[{j}]" for j in by) if by else "earlier rules"

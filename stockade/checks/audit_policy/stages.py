@@ -27,9 +27,12 @@ SPEC = CheckSpec(
 
 @register(SPEC)
 def check(ctx: ScanContext) -> Iterator[Finding]:
+    found = list(valid_policies(ctx))
+    if not found:
+        return  # no audit policy in the inputs: spare the engine import
     from stockade.engines.audit.review import request_received_recorded
 
-    for fp, policy in valid_policies(ctx):
+    for fp, policy in found:
         rules = request_received_recorded(policy)
         if rules:
             listed = ", ".join(f"rules[{i}]" for i in rules[:5]) + (" ..." if len(rules) > 5 else "")

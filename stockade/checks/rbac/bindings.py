@@ -15,6 +15,7 @@ from stockade.checks.rbac.common import (
     authorizer,
     bump,
     doc,
+    has_bindings,
     settings,
     with_severity,
 )
@@ -98,6 +99,8 @@ def _broad_reason(s: Subject, binding_ns: str) -> tuple[str, Severity] | None:
 @register(CLUSTER_ADMIN)
 def check(ctx: ScanContext) -> Iterator[Finding]:
     """cluster-admin, crowds, dangling role references and missing service accounts."""
+    if not has_bindings(ctx):
+        return
     authz = authorizer(ctx)
     break_glass = set(settings(ctx).break_glass_groups)
     service_accounts = {(o.namespace or "default", o.name) for o in ctx.inventory.kinds("ServiceAccount")}
@@ -131,8 +134,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
                     b.source,
                     f"subjects[{i}]",
                     "binding grants permissions to a broad subject",
-                    detail=f"{b} grants {role} ({len(role.rules)} rules) to {s.display(b.namespace)}: "
-                    f"{who}{risky}",
+                    detail=f"{b} grants {role} ({len(role.rules)} rules) to {s.display(b.namespace)}: {who}{risky}",
                     evidence=(("subject", s.display(b.namespace)), ("role", str(role))),
                 )
                 yield with_severity(ctx, f, BROAD, sev)

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stockade.checks.registry import ScanContext
-from stockade.engines.rbac import Authorizer, Binding, Subject
+from stockade.engines.rbac import Binding, Subject
 from stockade.errors import ConfigError
 from stockade.model import CheckSpec, Finding, Reference, Severity
+
+if TYPE_CHECKING:
+    from stockade.engines.rbac.authorizer import Authorizer
 
 K8S_DOCS = "https://kubernetes.io/docs"
 RBAC_DOC = Reference("Using RBAC Authorization", f"{K8S_DOCS}/reference/access-authn-authz/rbac/")
@@ -59,8 +62,16 @@ def settings(ctx: ScanContext) -> Settings:
     return Settings.of(ctx.config.section("rbac"), ctx.config.source or "stockade.yaml")
 
 
+def has_bindings(ctx: ScanContext) -> bool:
+    """Whether the inputs bind any role: findings are about bindings, so without one there is
+    nothing to report (and no need to load the bootstrap policy)."""
+    return bool(ctx.inventory.kinds("RoleBinding", "ClusterRoleBinding"))
+
+
 def authorizer(ctx: ScanContext) -> Authorizer:
     """The scan's authorizer (inputs + bootstrap policy), built once and shared by every check."""
+    from stockade.engines.rbac.authorizer import Authorizer  # only when the inputs bind roles
+
     cached = ctx.cache.get("rbac.authorizer")
     if isinstance(cached, Authorizer):
         return cached

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from stockade.checks.rbac.common import (
     GOOD_PRACTICES,
@@ -23,13 +24,18 @@ from stockade.checks.rbac.common import (
     authorizer,
     bump,
     doc,
+    has_bindings,
     is_broad,
     settings,
     subjects_text,
     with_severity,
 )
 from stockade.checks.registry import ScanContext, declare, register
-from stockade.engines.rbac import Attributes, Authorizer, Binding, Grant, PolicyRule, Role, rule_allows
+from stockade.engines.rbac.matching import rule_allows
+from stockade.engines.rbac.model import Attributes, Binding, Grant, PolicyRule, Role
+
+if TYPE_CHECKING:
+    from stockade.engines.rbac.authorizer import Authorizer
 from stockade.model import CheckSpec, Finding, Severity
 
 WORKLOAD_RESOURCES: tuple[tuple[str, str], ...] = (
@@ -205,9 +211,7 @@ class Capability:
 
 
 def _probes(verbs: tuple[str, ...], targets: tuple[tuple[str, str, str], ...]) -> tuple[Attributes, ...]:
-    return tuple(
-        Attributes(verb=v, api_group=g, resource=r, subresource=s) for g, r, s in targets for v in verbs
-    )
+    return tuple(Attributes(verb=v, api_group=g, resource=r, subresource=s) for g, r, s in targets for v in verbs)
 
 
 CAPABILITIES: tuple[Capability, ...] = (
@@ -248,9 +252,7 @@ CAPABILITIES: tuple[Capability, ...] = (
         EXEC,
         "exec, attach or port-forward into pods",
         # GET also opened exec over websockets before 1.31's create-permission check.
-        _probes(
-            ("create", "get"), (("", "pods", "exec"), ("", "pods", "attach"), ("", "pods", "portforward"))
-        )
+        _probes(("create", "get"), (("", "pods", "exec"), ("", "pods", "attach"), ("", "pods", "portforward")))
         # An ephemeral debug container is exec by another name.
         + _probes(("update", "patch"), (("", "pods", "ephemeralcontainers"),)),
         Severity.HIGH,
@@ -341,9 +343,7 @@ def capabilities_of(binding: Binding, role: Role) -> list[Held]:
     cluster = binding.kind == "ClusterRoleBinding"
     out: list[Held] = []
     # Probes carry no name, so rules restricted by resourceNames (narrow) never match them.
-    candidates = [
-        (i, rule) for i, rule in enumerate(role.rules) if rule.resources and not rule.resource_names
-    ]
+    candidates = [(i, rule) for i, rule in enumerate(role.rules) if rule.resources and not rule.resource_names]
     for cap, keys in _CAPABILITY_KEYS:
         if not cluster and cap.namespace_severity is None:
             continue
@@ -393,6 +393,8 @@ def _cross_namespace_subjects(b: Binding) -> bool:
 @register(WILDCARD)
 def check(ctx: ScanContext) -> Iterator[Finding]:
     """Wildcards and dangerous capabilities, one finding per binding and check."""
+    if not has_bindings(ctx):
+        return
     authz = authorizer(ctx)
     break_glass = set(settings(ctx).break_glass_groups)
     for b in authz.input_bindings():
