@@ -36,6 +36,8 @@ class ScanOptions:
     baseline: frozenset[str] = field(default_factory=frozenset)
     """Fingerprints of accepted findings (from ``--baseline``)."""
     render_kustomize: bool = True
+    jobs: int | None = None
+    """Processes that parse large inputs (None: automatic, 1: no extra process)."""
 
 
 def selected_checks(config: Config, options: ScanOptions) -> list[RegisteredCheck]:
@@ -71,7 +73,7 @@ def scan_paths(paths: Sequence[str], config: Config, options: ScanOptions | None
     """Load ``paths`` and scan them."""
     options = options or ScanOptions()
     checks = selected_checks(config, options)  # usage errors before any work
-    loaded = load_paths(paths, render_kustomize=options.render_kustomize)
+    loaded = load_paths(paths, render_kustomize=options.render_kustomize, jobs=options.jobs)
     return scan_inventory(loaded, config, options, checks=checks, inputs=tuple(paths))
 
 

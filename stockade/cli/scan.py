@@ -35,6 +35,10 @@ def register(sub: Any) -> None:
     )  # fmt: skip
     p.add_argument("--no-kustomize", action="store_true", help="scan kustomization directories file by file")
     p.add_argument(
+        "-j", "--jobs", type=int, metavar="N",
+        help="processes that parse large inputs (default: CPUs, at most 4; 1: none)",
+    )  # fmt: skip
+    p.add_argument(
         "--framework", choices=("cis", "nsa", "pss", "owasp-k8s", "owasp-k8s-2022"),
         help="report pass/fail per control of a compliance framework (table or json output)",
     )  # fmt: skip
@@ -69,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         annotation_ignores=not args.no_annotation_ignores,
         baseline=read_baseline(args.baseline) if args.baseline else frozenset(),
         render_kustomize=not args.no_kustomize,
+        jobs=args.jobs,
     )
     report = scan_paths(args.paths, config, options)
     if args.write_baseline:

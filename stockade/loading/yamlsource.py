@@ -88,44 +88,52 @@ def _go_int(text: str) -> int | None:
 _STR_TAG = "tag:yaml.org,2002:str"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
-# First characters a plain scalar needs to be anything but a string (bool, null, int, float, merge).
-_MAYBE_TYPED = frozenset("yYnNtTfFoO~-+0123456789.<")
+_NULL_TAG = "tag:yaml.org,2002:null"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_NULLS = frozenset(("", "~", "null", "Null", "NULL"))
+_BOOLS = _BOOL_TRUE | _BOOL_FALSE
+_NUMBER_START = frozenset("-+.0123456789")
 
 
 class _Resolver(BaseResolver):
-    """Implicit tags exactly where go-yaml v2 gives them (no timestamps, no sexagesimal)."""
+    """Implicit tags exactly where go-yaml v2 gives them: YAML 1.1 booleans (``y``, ``on`` ...),
+    nulls, Go integers and floats, merge keys; no timestamps and no sexagesimal numbers.
+
+    Written as one function rather than PyYAML's regex table: it runs for every node, and most
+    scalars of a manifest are words that it settles on their first character.
+    """
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
-        # Fast path for the common case (a plain scalar that starts like a word): most of a
-        # manifest's scalars, and the generic resolver is a measurable share of load time.
-        if kind is ScalarNode:
-            if implicit[0] and value and value[0] not in _MAYBE_TYPED:
-                return _STR_TAG
-        elif kind is MappingNode:
+        if kind is MappingNode:
             return _MAP_TAG
-        elif kind is SequenceNode:
+        if kind is SequenceNode:
             return _SEQ_TAG
-        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return,no-untyped-call]
+        if not implicit[0]:
+            return _STR_TAG  # quoted: always a string
+        if value in _NULLS:
+            return _NULL_TAG
+        first = value[0]
+        if first in _NUMBER_START:
+            plain = value.replace("_", "")
+            if _INT.match(plain):
+                return _INT_TAG
+            if _FLOAT.match(plain) or value in _SPECIAL_FLOATS:
+                return _FLOAT_TAG
+            return _STR_TAG
+        if value in _BOOLS:
+            return _BOOL_TAG
+        if value == "<<":
+            return _MERGE_TAG
+        return _STR_TAG
 
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass  # no path resolvers are registered: skip the per-node bookkeeping
 
-_Resolver.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$"),
-    list("yYnNtTfFoO"),
-)
-_Resolver.add_implicit_resolver("tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
-_Resolver.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0o[0-7_]+|[0-9][0-9_]*)$"),
-    list("-+0123456789"),
-)  # fmt: skip
-_Resolver.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-    ),
-    list("-+0123456789."),
-)
-_Resolver.add_implicit_resolver("tag:yaml.org,2002:merge", re.compile(r"^<<$"), ["<"])
+    def ascend_resolver(self) -> None:
+        pass
 
 
 class _Constructor(SafeConstructor):
@@ -349,11 +357,13 @@ class _Builder:
     with its generator protocol costs twice as much). Tags resolve exactly as in
     :class:`_Constructor`, which still handles the rare tags this does not."""
 
-    __slots__ = ("constructor", "memo")
+    __slots__ = ("constructor", "memo", "merges")
 
-    def __init__(self, constructor: _Constructor) -> None:
+    def __init__(self, constructor: _Constructor, merges: bool = True) -> None:
         self.constructor = constructor
         self.memo: dict[int, Any] = {}
+        self.merges = merges
+        """Whether the document may hold ``<<`` merge keys (they need PyYAML's flattening)."""
 
     def build(self, node: Node) -> Any:
         tag = node.tag
@@ -365,7 +375,8 @@ class _Builder:
         if tag == _MAP_TAG:
             out: dict[str, Any] = {}
             self.memo[key] = out
-            self.constructor.flatten_mapping(node)  # type: ignore[arg-type]
+            if self.merges:
+                self.constructor.flatten_mapping(node)  # type: ignore[arg-type]
             build = self.build
             for k_node, v_node in node.value:
                 k = k_node.value if k_node.tag == _STR_TAG else build(k_node)
@@ -411,7 +422,7 @@ def parse_document(doc: RawDoc, *, elide_crd_schema: bool = True) -> Any:
             return None
         if "*" in text and "&" in text and _expanded_size(node) > MAX_EXPANDED_NODES:
             raise YamlDocError(f"alias expansion exceeds {MAX_EXPANDED_NODES:,} nodes (a billion-laughs document?)")
-        return _Builder(loader).build(node)
+        return _Builder(loader, merges="<<" in text).build(node)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         problem = e.problem or e.context or "invalid YAML"
