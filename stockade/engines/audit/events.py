@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
+from stockade import _json
 from stockade.engines.audit.policy import AuditRequest
 from stockade.errors import InputError
 
@@ -307,7 +308,7 @@ def iter_event_dicts(
     paths: Iterable[str], stats: ReadStats, follow: bool = False, stop: Callable[[], bool] | None = None
 ) -> Iterator[tuple[dict[str, Any], int]]:
     """Decoded Event objects with their line size; ``EventList`` lines are expanded."""
-    loads = json.loads
+    loads = _json.loads
     for source, n, raw in iter_lines(paths, stats, follow=follow, stop=stop):
         try:
             d = loads(raw)
@@ -339,7 +340,7 @@ def iter_events(
             yield parse_event(d, size)
         return
     # Hot path for whole files: one generator frame per event instead of three.
-    loads = json.loads
+    loads = _json.loads
     for path in paths:
         f = _open(path)
         n = 0
