@@ -77,9 +77,7 @@ def realistic_pods() -> list[tuple[dict[str, Any], dict[str, Any]]]:
         "volumes": volumes,
     }
     training = copy.deepcopy(serving)
-    training["containers"] = [
-        _container("trainer", "registry.example.com/torch:2.4", hardened=True, gpu=True)
-    ]
+    training["containers"] = [_container("trainer", "registry.example.com/torch:2.4", hardened=True, gpu=True)]
     training["volumes"] = [*volumes, {"name": "dshm", "emptyDir": {"medium": "Memory"}}]
     legacy = {
         "containers": [

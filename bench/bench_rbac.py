@@ -46,9 +46,7 @@ def generate(namespaces: int, per_ns: int, cluster: int, seed: int = 7) -> list[
 
     for c in range(cluster):
         labels = {"example.com/aggregate-to-ml": "true"} if c % 50 == 0 else {}
-        objs.append(
-            {"kind": "ClusterRole", "metadata": {"name": f"cr-{c}", "labels": labels}, "rules": rules()}
-        )
+        objs.append({"kind": "ClusterRole", "metadata": {"name": f"cr-{c}", "labels": labels}, "rules": rules()})
         objs.append(
             {
                 "kind": "ClusterRoleBinding",
@@ -61,17 +59,13 @@ def generate(namespaces: int, per_ns: int, cluster: int, seed: int = 7) -> list[
         {
             "kind": "ClusterRole",
             "metadata": {"name": "ml-aggregate"},
-            "aggregationRule": {
-                "clusterRoleSelectors": [{"matchLabels": {"example.com/aggregate-to-ml": "true"}}]
-            },
+            "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"example.com/aggregate-to-ml": "true"}}]},
         }
     )
     for n in range(namespaces):
         ns = f"team-{n}"
         for r in range(per_ns):
-            objs.append(
-                {"kind": "Role", "metadata": {"name": f"role-{r}", "namespace": ns}, "rules": rules()}
-            )
+            objs.append({"kind": "Role", "metadata": {"name": f"role-{r}", "namespace": ns}, "rules": rules()})
             ref = (
                 {"apiGroup": G, "kind": "Role", "name": f"role-{r}"}
                 if r % 4
@@ -118,10 +112,7 @@ def main() -> None:
     roles = sum(1 for o in objs if o["kind"] in ("Role", "ClusterRole"))
     print(f"generated {len(objs)} objects: {roles} roles, {len(objs) - roles} bindings (+ bootstrap policy)")
     load_ms, authz = timed(Authorizer.from_objects, objs)
-    print(
-        f"{'load (baseline)':<28} {load_ms:9.1f} ms"
-        f"  ({len(authz.roles)} roles, {len(authz.bindings)} bindings)"
-    )
+    print(f"{'load (baseline)':<28} {load_ms:9.1f} ms  ({len(authz.roles)} roles, {len(authz.bindings)} bindings)")
 
     rnd = random.Random(11)
     # Long-lived policy data: keep the cyclic GC from re-traversing it on every full collection
@@ -162,10 +153,7 @@ def main() -> None:
     report("who-can", who)
     report("can-i --list", lst)
     report("can-i", one)
-    print(
-        f"(who-can found {hits / args.queries:.1f} subjects/query;"
-        f" --list {rules / args.queries:.1f} rules/query)"
-    )
+    print(f"(who-can found {hits / args.queries:.1f} subjects/query; --list {rules / args.queries:.1f} rules/query)")
     target = 50.0
     worst = max(max(who), max(lst))
     print(

@@ -45,9 +45,7 @@ def register(sub: Any) -> None:
     )
     c.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or directories ('-' for stdin)")
     c.add_argument("--level", choices=LEVEL_CHOICES, help="evaluate every object at this level")
-    c.add_argument(
-        "--version", dest="pss_version", metavar="vX.Y|latest", help="policy version (with --level)"
-    )
+    c.add_argument("--version", dest="pss_version", metavar="vX.Y|latest", help="policy version (with --level)")
     c.add_argument("-o", "--output", choices=("table", "json"), default="table")
     _common(c)
     c.add_argument(
@@ -55,9 +53,7 @@ def register(sub: Any) -> None:
         action="store_true",
         help="also report the warn and audit levels of each namespace (they never change the exit code)",
     )
-    c.add_argument(
-        "--as", dest="username", default="", metavar="USER", help="requesting user (for exemptions)"
-    )
+    c.add_argument("--as", dest="username", default="", metavar="USER", help="requesting user (for exemptions)")
     c.set_defaults(func=run_check)
 
     d = pss_sub.add_parser(
@@ -185,9 +181,7 @@ def run_check(args: argparse.Namespace) -> int:
                 else:
                     r = evaluate_at(ref.metadata, ref.spec, lv, is_pod=is_pod)
                     result_allowed = r.allowed
-                    violations = [
-                        {"check": v.check_id, "reason": v.reason, "detail": v.detail} for v in r.violations
-                    ]
+                    violations = [{"check": v.check_id, "reason": v.reason, "detail": v.detail} for v in r.violations]
                 entries.append(
                     {
                         **base,

@@ -125,9 +125,7 @@ def _input_flags(p: argparse.ArgumentParser, required: bool = True) -> None:
         required=required,
         help="manifest files or directories (- for standard input)",
     )
-    p.add_argument(
-        "--no-bootstrap", action="store_true", help="do not add the default cluster roles/bindings"
-    )
+    p.add_argument("--no-bootstrap", action="store_true", help="do not add the default cluster roles/bindings")
 
 
 def _no_subcommand(args: argparse.Namespace) -> int:
@@ -343,9 +341,7 @@ def run_who_can(args: argparse.Namespace) -> int:
         # "Anywhere": also RoleBindings of every namespace, each for a request in its namespace.
         for ns in sorted({b.namespace for b in authz.bindings if b.kind == "RoleBinding"}):
             found += [
-                sg
-                for sg in authz.who_can(replace(attrs, namespace=ns))
-                if sg.grant.binding.kind == "RoleBinding"
+                sg for sg in authz.who_can(replace(attrs, namespace=ns)) if sg.grant.binding.kind == "RoleBinding"
             ]
     rows = []
     for sg in found:

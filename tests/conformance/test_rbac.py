@@ -115,7 +115,5 @@ def test_who_can_agrees_with_authorize_on_every_authorize_vector() -> None:
         authz = _authorizer(doc, case)
         user = _identity(case["request"])
         attrs = _attributes(case["request"])
-        hits = [
-            sg for sg in authz.who_can(attrs) if subject_applies(sg.subject, user, sg.grant.binding.namespace)
-        ]
+        hits = [sg for sg in authz.who_can(attrs) if subject_applies(sg.subject, user, sg.grant.binding.namespace)]
         assert bool(hits) == case["expect"]["allowed"], case["id"]

@@ -69,10 +69,7 @@ def test_can_i_yes_and_no(capsys: pytest.CaptureFixture[str], inputs: str) -> No
     # No -n: namespaced resources are asked about in "default".
     assert run(capsys, "can-i", "get", "pods", *TRAINER, "-f", inputs)[:2] == (1, "no\n")
     assert run(capsys, "can-i", "get", "pods/log", "-n", "ml", *TRAINER, "-f", inputs)[0] == 0
-    assert (
-        run(capsys, "can-i", "get", "pods", "-n", "ml", "--subresource", "log", *TRAINER, "-f", inputs)[0]
-        == 0
-    )
+    assert run(capsys, "can-i", "get", "pods", "-n", "ml", "--subresource", "log", *TRAINER, "-f", inputs)[0] == 0
     assert run(capsys, "can-i", "delete", "pods", "-n", "ml", *TRAINER, "-f", inputs)[0] == 1
     assert run(capsys, "can-i", "list", "pods", "-A", *TRAINER, "-f", inputs)[0] == 1
     assert run(capsys, "can-i", "get", "pods", "-n", "ml", *TRAINER, "-q", "-f", inputs)[:2] == (0, "")
@@ -103,9 +100,7 @@ def test_can_i_non_resource_url(capsys: pytest.CaptureFixture[str], inputs: str)
     assert run(capsys, "can-i", "get", "/api", "--as", "system:anonymous", "-f", inputs)[0] == 1
 
 
-def test_can_i_json_names_the_granting_rule_and_binding(
-    capsys: pytest.CaptureFixture[str], inputs: str
-) -> None:
+def test_can_i_json_names_the_granting_rule_and_binding(capsys: pytest.CaptureFixture[str], inputs: str) -> None:
     code, out, _ = run(capsys, "can-i", "list", "pods", "-n", "ml", *TRAINER, "-o", "json", "-f", inputs)
     doc = json.loads(out)
     assert code == 0 and doc["allowed"] is True
@@ -149,9 +144,7 @@ def test_can_i_usage_errors(capsys: pytest.CaptureFixture[str], inputs: str) -> 
     assert code == 2 and err.startswith("stockade: error:")
 
 
-def test_input_errors_exit_2_after_answering(
-    capsys: pytest.CaptureFixture[str], inputs: str, tmp_path: Path
-) -> None:
+def test_input_errors_exit_2_after_answering(capsys: pytest.CaptureFixture[str], inputs: str, tmp_path: Path) -> None:
     code, out, err = run(
         capsys, "can-i", "get", "pods", "-n", "ml", *TRAINER, "-f", inputs, str(tmp_path / "nope.yaml")
     )
@@ -160,10 +153,7 @@ def test_input_errors_exit_2_after_answering(
 
 def test_who_can(capsys: pytest.CaptureFixture[str], inputs: str) -> None:
     code, out, _ = run(capsys, "who-can", "list", "pods", "-n", "ml", "-o", "json", "-f", inputs)
-    subjects = {
-        (r["subject"]["kind"], r["subject"]["name"], r["binding"]["name"])
-        for r in json.loads(out)["subjects"]
-    }
+    subjects = {(r["subject"]["kind"], r["subject"]["name"], r["binding"]["name"]) for r in json.loads(out)["subjects"]}
     assert code == 0
     assert ("ServiceAccount", "trainer", "trainer-reads") in subjects
     assert ("Group", "system:masters", "cluster-admin") in subjects
@@ -207,9 +197,7 @@ def test_suggest(capsys: pytest.CaptureFixture[str], inputs: str, tmp_path: Path
     needs.write_text("- get pods -n ml\n- {verb: get, resource: configmaps, name: cfg, namespace: ml}\n")
     code, out, _ = run(capsys, "suggest", "--needs", str(needs), *TRAINER, "-f", inputs)
     assert code == 0
-    assert (
-        "# unused today: RoleBinding/ml/trainer-reads -> Role/ml/pod-reader rules[0]" not in out
-    )  # get pods used
+    assert "# unused today: RoleBinding/ml/trainer-reads -> Role/ml/pod-reader rules[0]" not in out  # get pods used
     assert "# not allowed today: get configmaps cfg in ml" in out
     docs = list(yaml.safe_load_all(out))
     assert [(d["kind"], d["metadata"].get("namespace")) for d in docs] == [
@@ -253,9 +241,7 @@ def test_escalation_check_update_of_aggregated_cluster_role(
 ) -> None:
     new = tmp_path / "new.yaml"
     old = tmp_path / "old.yaml"
-    new.write_text(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: agg}\nrules: []\n"
-    )
+    new.write_text("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: agg}\nrules: []\n")
     old.write_text(
         "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: agg}\nrules: []\n"
         "aggregationRule: {clusterRoleSelectors: [{matchLabels: {x: 'y'}}]}\n"

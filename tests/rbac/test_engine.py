@@ -29,9 +29,7 @@ from tests.conftest import shared_path
 G = "rbac.authorization.k8s.io"
 
 
-def cr(
-    name: str, *rules: dict[str, Any], labels: dict[str, str] | None = None, **extra: Any
-) -> dict[str, Any]:
+def cr(name: str, *rules: dict[str, Any], labels: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
     md: dict[str, Any] = {"name": name}
     if labels:
         md["labels"] = labels
@@ -129,8 +127,7 @@ def test_who_can_scopes_rolebindings_to_their_namespace() -> None:
 def test_who_can_with_bootstrap_lists_system_masters_for_anything() -> None:
     authz = Authorizer.from_objects([], bootstrap=True)
     subjects = {
-        (s.subject.kind, s.subject.name)
-        for s in authz.who_can(Attributes("delete", "", resource="nodes", name="n"))
+        (s.subject.kind, s.subject.name) for s in authz.who_can(Attributes("delete", "", resource="nodes", name="n"))
     }
     assert ("Group", "system:masters") in subjects
 
@@ -297,9 +294,7 @@ def test_build_request_namespace_defaulting() -> None:
     cat = ResourceCatalog.from_objects([crd])
     assert build_request(cat, "get", "pods").attributes.namespace == "default"
     assert build_request(cat, "get", "nodes").attributes.namespace == ""
-    assert build_request(cat, "list", "cq").attributes == Attributes(
-        "list", "", "kueue.x-k8s.io", "clusterqueues"
-    )
+    assert build_request(cat, "list", "cq").attributes == Attributes("list", "", "kueue.x-k8s.io", "clusterqueues")
     assert build_request(cat, "get", "pods", all_namespaces=True).attributes.namespace == ""
     b = build_request(cat, "get", "nodes", namespace="ns1")
     assert b.attributes.namespace == "ns1" and "not namespace scoped" in b.warnings[0]
@@ -394,9 +389,7 @@ def test_compare_lists_unused_grants_and_missing_requests() -> None:
         bootstrap=True,
     )
     who = impersonate("system:serviceaccount:ml:bot")
-    c = compare(
-        authz, who, [Attributes("get", "ml", resource="pods"), Attributes("create", "ml", resource="pods")]
-    )
+    c = compare(authz, who, [Attributes("get", "ml", resource="pods"), Attributes("create", "ml", resource="pods")])
     assert [(g.binding.name, g.rule_index) for g in c.unused] == [("b", 1)]
     assert c.missing == (Attributes("create", "ml", resource="pods"),)
 

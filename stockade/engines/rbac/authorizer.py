@@ -106,9 +106,7 @@ def parse_role(body: Mapping[str, Any], source: Any = None, bootstrap: bool = Fa
         # A namespaced object without a namespace lands in "default" (what `kubectl apply` does).
         namespace=str(md.get("namespace") or "default") if kind == "Role" else "",
         rules=tuple(
-            PolicyRule.from_dict(r)
-            for r in (rules if isinstance(rules, list) else ())
-            if isinstance(r, Mapping)
+            PolicyRule.from_dict(r) for r in (rules if isinstance(rules, list) else ()) if isinstance(r, Mapping)
         ),
         labels={str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {},
         aggregation=aggregation,
@@ -129,13 +127,9 @@ def parse_binding(body: Mapping[str, Any], source: Any = None, bootstrap: bool =
         kind=kind,
         name=str(md.get("name") or ""),
         namespace=str(md.get("namespace") or "default") if kind == "RoleBinding" else "",
-        role_ref=RoleRef(
-            str(ref.get("apiGroup") or ""), str(ref.get("kind") or ""), str(ref.get("name") or "")
-        ),
+        role_ref=RoleRef(str(ref.get("apiGroup") or ""), str(ref.get("kind") or ""), str(ref.get("name") or "")),
         subjects=tuple(
-            Subject.from_dict(s)
-            for s in (subjects if isinstance(subjects, list) else ())
-            if isinstance(s, Mapping)
+            Subject.from_dict(s) for s in (subjects if isinstance(subjects, list) else ()) if isinstance(s, Mapping)
         ),
         source=source,
         bootstrap=bootstrap,
@@ -225,9 +219,7 @@ class Authorizer:
                 cluster[r.name] = r
             else:
                 namespaced[r.key] = r
-        self.declared_roles: dict[RoleKey, Role] = {
-            r.key: r for r in (*cluster.values(), *namespaced.values())
-        }
+        self.declared_roles: dict[RoleKey, Role] = {r.key: r for r in (*cluster.values(), *namespaced.values())}
         """Roles as written (aggregated ClusterRoles with their stored rules)."""
         aggregated = aggregate(cluster)
         self.roles: dict[RoleKey, Role] = {r.key: r for r in aggregated.values()}
@@ -254,9 +246,7 @@ class Authorizer:
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_objects(
-        cls, objects: Iterable[ObjectLike], *, bootstrap: bool | str | Path = True
-    ) -> Authorizer:
+    def from_objects(cls, objects: Iterable[ObjectLike], *, bootstrap: bool | str | Path = True) -> Authorizer:
         """Build from manifests. ``bootstrap`` True adds the packaged default cluster policy, a path
         adds the one in that directory, False adds nothing. Inputs override bootstrap objects of
         the same identity."""
@@ -313,14 +303,11 @@ class Authorizer:
         matched = tuple(g for g in rs.grants if rule_allows(g.rule, attrs))
         if matched:
             g = matched[0]
-            subj = next(
-                (s for s in g.binding.subjects if subject_applies(s, user, g.binding.namespace)), None
-            )
+            subj = next((s for s in g.binding.subjects if subject_applies(s, user, g.binding.namespace)), None)
             who = f" to {subj.kind} {subj.name!r}" if subj else ""
             where = f" in namespace {g.binding.namespace!r}" if g.binding.namespace else ""
             reason = (
-                f"RBAC: allowed by {g.binding.kind} {g.binding.name!r}{where}"
-                f" of {g.role.kind} {g.role.name!r}{who}"
+                f"RBAC: allowed by {g.binding.kind} {g.binding.name!r}{where} of {g.role.kind} {g.role.name!r}{who}"
             )
             return Decision(True, reason, matched, rs.errors)
         return Decision(False, "no RBAC policy matched", (), rs.errors)
@@ -371,9 +358,7 @@ class Authorizer:
                 resources.append(f"*/{attrs.subresource}")
             verbs = ["*"] if attrs.verb == "*" else ["*", attrs.verb]
             scopes = [""] + ([attrs.namespace] if attrs.namespace else [])
-            candidates = [
-                c for sc in scopes for r in resources for v in verbs for c in index.get((sc, r, v), ())
-            ]
+            candidates = [c for sc in scopes for r in resources for v in verbs for c in index.get((sc, r, v), ())]
         else:
             candidates = [c for c in self._url_rules if not c[0].namespace]
         out: dict[RoleKey, list[int]] = {}

@@ -82,9 +82,7 @@ def breakdown(rule: PolicyRule) -> list[PolicyRule]:
         for resource in rule.resources:
             for verb in rule.verbs:
                 if rule.resource_names:
-                    out.extend(
-                        PolicyRule((verb,), (group,), (resource,), (name,)) for name in rule.resource_names
-                    )
+                    out.extend(PolicyRule((verb,), (group,), (resource,), (name,)) for name in rule.resource_names)
                 else:
                     out.append(PolicyRule((verb,), (group,), (resource,)))
     for url in rule.non_resource_urls:
@@ -111,9 +109,7 @@ def _resources_cover(owner: Sequence[str], wanted: Sequence[str]) -> bool:
 
 
 def _urls_cover(owner: Sequence[str], wanted: Sequence[str]) -> bool:
-    return all(
-        any(o == url or (o.endswith(ALL) and url.startswith(o.rstrip(ALL))) for o in owner) for url in wanted
-    )
+    return all(any(o == url or (o.endswith(ALL) and url.startswith(o.rstrip(ALL))) for o in owner) for url in wanted)
 
 
 def rule_covers(owner: PolicyRule, tuple_rule: PolicyRule) -> bool:

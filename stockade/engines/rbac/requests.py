@@ -153,9 +153,7 @@ def _parse_line(line: str, catalog: ResourceCatalog, where: str) -> Attributes:
     ).attributes
 
 
-def requests_from_audit(
-    lines: Iterable[str], user: str | None = None, source: str = "<audit>"
-) -> list[Attributes]:
+def requests_from_audit(lines: Iterable[str], user: str | None = None, source: str = "<audit>") -> list[Attributes]:
     """Requests recorded in an audit log (JSON lines of ``audit.k8s.io`` Events).
 
     Only ``ResponseComplete`` events (or events without a stage) count, optionally only those of

@@ -30,9 +30,7 @@ class ResourceType:
         return {self.plural, self.singular or self.kind.lower(), self.kind.lower(), *self.short_names}
 
 
-def _t(
-    plural: str, group: str, kind: str, namespaced: bool = True, *short: str, singular: str = ""
-) -> ResourceType:
+def _t(plural: str, group: str, kind: str, namespaced: bool = True, *short: str, singular: str = "") -> ResourceType:
     return ResourceType(plural, group, kind, namespaced, singular or kind.lower(), tuple(short))
 
 
@@ -86,9 +84,7 @@ BUILTIN: tuple[ResourceType, ...] = (
     _t("runtimeclasses", "node.k8s.io", "RuntimeClass", False),
     _t("customresourcedefinitions", "apiextensions.k8s.io", "CustomResourceDefinition", False, "crd", "crds"),
     _t("apiservices", "apiregistration.k8s.io", "APIService", False),
-    _t(
-        "mutatingwebhookconfigurations", "admissionregistration.k8s.io", "MutatingWebhookConfiguration", False
-    ),
+    _t("mutatingwebhookconfigurations", "admissionregistration.k8s.io", "MutatingWebhookConfiguration", False),
     _t(
         "validatingwebhookconfigurations",
         "admissionregistration.k8s.io",

@@ -91,12 +91,8 @@ def _rules_for_scope(requests: Sequence[Attributes]) -> tuple[PolicyRule, ...]:
     url_by_verbs: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for url, verb_set in urls.items():
         url_by_verbs[tuple(sorted(verb_set))].append(url)
-    rules += [
-        PolicyRule(verbs=verbs, non_resource_urls=tuple(sorted(u))) for verbs, u in url_by_verbs.items()
-    ]
-    rules.sort(
-        key=lambda r: (bool(r.non_resource_urls), r.api_groups, r.resources, r.resource_names, r.verbs)
-    )
+    rules += [PolicyRule(verbs=verbs, non_resource_urls=tuple(sorted(u))) for verbs, u in url_by_verbs.items()]
+    rules.sort(key=lambda r: (bool(r.non_resource_urls), r.api_groups, r.resources, r.resource_names, r.verbs))
     return tuple(rules)
 
 
