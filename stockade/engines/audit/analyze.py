@@ -215,17 +215,21 @@ class Analyzer:
 
         if not ev.resource_request:
             return True
+        # Who to hold to account in the tables: the authenticated user, naming the identity it
+        # acted as when it impersonated someone.
+        imp = ev.impersonated_user
+        who = f"{ident} (as {imp})" if imp else ident
         res = ev.resource
         verb = ev.verb
         if res == "secrets":
             if ev.api_group == "" and verb in READ_SECRET_VERBS and not failed:
-                b = self.secret_reads.get(ident)
+                b = self.secret_reads.get(who)
                 if b is None:
-                    b = self.secret_reads[ident] = _Bounded(opt.max_keys)
+                    b = self.secret_reads[who] = _Bounded(opt.max_keys)
                 b.add(f"{ev.namespace or '*'}/{ev.name or '*'} ({verb})")
         elif res == "pods":
             if ev.subresource in POD_ACCESS:
-                self._pod_access(ev, ident, failed)
+                self._pod_access(ev, who, failed)
         elif (res in RBAC_RESOURCES or res in ADMISSION_RESOURCES) and verb in WRITE_VERBS:
             group = ev.api_group
             if group == RBAC_GROUP and res in RBAC_RESOURCES:
@@ -236,24 +240,31 @@ class Analyzer:
         if failed:
             return True
         ns = ev.namespace
-        if user.startswith("system:serviceaccount:"):
-            sa_ns = self._sa_ns.get(user)
-            if sa_ns is None:
-                parts = user.split(":")
-                sa_ns = self._sa_ns[user] = parts[2] if len(parts) == 4 else ""
-                if len(self._sa_ns) > opt.max_identities:
-                    self._sa_ns.clear()
-            if sa_ns:
-                self._sa_use(ident, ev)
-                if ns and ns != sa_ns and not sa_ns.startswith("kube-"):
-                    self._cross(ident, ns)
+        if user.startswith("system:serviceaccount:") and self._sa_namespace(user):
+            # The account's own token was used (also when it impersonates someone).
+            self._sa_use(ident, ev)
+        # Namespace reach is judged on the identity the request was authorized as.
+        acting = ev.impersonated_user or user
+        if acting.startswith("system:serviceaccount:"):
+            sa_ns = self._sa_namespace(acting)
+            if sa_ns and ns and ns != sa_ns and not sa_ns.startswith("kube-"):
+                self._cross(who, ns)
         elif self._team_of_ns and ns:
             teams = self._team_of_ns.get(ns)
             if teams is not None:
-                mine = {g for g in ev.groups if g in self.opt.team_namespaces}
+                mine = {g for g in ev.acting_groups if g in self.opt.team_namespaces}
                 if mine and not (mine & teams):
-                    self._cross(ident, ns)
+                    self._cross(who, ns)
         return True
+
+    def _sa_namespace(self, user: str) -> str:
+        sa_ns = self._sa_ns.get(user)
+        if sa_ns is None:
+            if len(self._sa_ns) > self.opt.max_identities:
+                self._sa_ns.clear()
+            parts = user.split(":")
+            sa_ns = self._sa_ns[user] = parts[2] if len(parts) == 4 else ""
+        return sa_ns
 
     def _change(self, target: list[dict[str, Any]], what: str, ev: AuditEvent, ident: str) -> None:
         if len(target) >= self.opt.max_list:

@@ -54,6 +54,21 @@ class AuditEvent(NamedTuple):
     """``authorization.k8s.io/decision`` annotation (``allow``/``forbid``), when present."""
     size: int = 0
     """Bytes of the event's serialised line (0 when unknown)."""
+    impersonated_groups: tuple[str, ...] = ()
+    """Groups of the impersonated identity (as the API server completed them)."""
+    impersonated_uid: str = ""
+    impersonated_extra: tuple[tuple[str, str], ...] = ()
+    """``(key, value)`` pairs of the impersonated identity's extra fields."""
+
+    @property
+    def acting_user(self) -> str:
+        """The identity the request was authorized as: the impersonated user, else the user."""
+        return self.impersonated_user or self.user
+
+    @property
+    def acting_groups(self) -> tuple[str, ...]:
+        """Groups the request was authorized with (the impersonated identity's when impersonating)."""
+        return self.impersonated_groups if self.impersonated_user else self.groups
 
     @property
     def identity(self) -> str:
@@ -156,11 +171,35 @@ def parse_event(d: Mapping[str, Any], size: int = 0) -> AuditEvent:
         ann.get("authorization.k8s.io/decision", "") if ann.__class__ is dict else "",
         size,
     )
+    if imp.__class__ is dict:
+        ev = _with_impersonation(ev, imp)
     try:
         "".join(_pick_strings(ev))  # C-speed check that every text field is a string
     except TypeError:
         return _normalised(ev)
     return ev
+
+
+def _with_impersonation(ev: AuditEvent, imp: Mapping[str, Any]) -> AuditEvent:
+    """``ev`` with the impersonated identity's groups, uid and extra values (rare: off the hot path)."""
+    groups = imp.get("groups")
+    extra = imp.get("extra")
+    uid = imp.get("uid", "")
+    return ev._replace(
+        impersonated_groups=tuple(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else (),
+        impersonated_uid=uid if isinstance(uid, str) else "",
+        impersonated_extra=tuple(
+            sorted(
+                (k, v)
+                for k, vs in extra.items()
+                if isinstance(k, str) and isinstance(vs, list)
+                for v in vs
+                if isinstance(v, str)
+            )
+        )
+        if isinstance(extra, dict)
+        else (),
+    )
 
 
 def _normalised(ev: AuditEvent) -> AuditEvent:

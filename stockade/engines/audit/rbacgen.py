@@ -79,8 +79,9 @@ def permissions_of(events: Iterable[AuditEvent], subject: Subject, include_denie
         if not include_denied and ev.code in (401, 403):
             continue
         if acting != user:
-            # The subject impersonated someone: that is the only permission this request needs.
-            seen.add(_impersonation(ev.impersonated_user))
+            # The subject impersonated someone: impersonating is all this request needs of it (the
+            # request itself is authorized as the impersonated identity).
+            seen.update(_impersonation(ev))
             continue
         if ev.resource_request:
             name = "" if ev.verb == "create" and not ev.subresource else ev.name
@@ -90,11 +91,33 @@ def permissions_of(events: Iterable[AuditEvent], subject: Subject, include_denie
     return sorted(seen, key=lambda p: (p.namespace, p.api_group, p.resource, p.verb, p.name, p.url))
 
 
-def _impersonation(target: str) -> Permission:
+_AUTHN_GROUP = "authentication.k8s.io"
+
+
+def _impersonation(ev: AuditEvent) -> list[Permission]:
+    """``impersonate`` permissions the impersonating request needed, as the API server checks them.
+
+    The user (or service account), every requested group, the uid and each extra value are
+    checked separately. Groups the API server adds itself (``system:authenticated``, and for a
+    service account its two service account groups, ``system:unauthenticated`` for anonymous) are
+    not requested, so they need nothing.
+    """
+    target = ev.impersonated_user
     parts = target.split(":")
+    perms: list[Permission] = []
+    auto = {"system:authenticated"}
     if target.startswith("system:serviceaccount:") and len(parts) == 4:
-        return Permission(parts[2], "", "serviceaccounts", "impersonate", parts[3])
-    return Permission("", "", "users", "impersonate", target)
+        perms.append(Permission(parts[2], "", "serviceaccounts", "impersonate", parts[3]))
+        auto |= {"system:serviceaccounts", f"system:serviceaccounts:{parts[2]}"}
+    else:
+        perms.append(Permission("", "", "users", "impersonate", target))
+        if target == "system:anonymous":
+            auto.add("system:unauthenticated")
+    perms.extend(Permission("", "", "groups", "impersonate", g) for g in ev.impersonated_groups if g not in auto)
+    if ev.impersonated_uid:
+        perms.append(Permission("", _AUTHN_GROUP, "uids", "impersonate", ev.impersonated_uid))
+    perms.extend(Permission("", _AUTHN_GROUP, f"userextras/{k}", "impersonate", v) for k, v in ev.impersonated_extra)
+    return perms
 
 
 def verify(docs: list[dict[str, Any]], perms: list[Permission], subject: Subject) -> list[Permission]:
