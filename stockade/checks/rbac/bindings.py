@@ -157,7 +157,7 @@ def _cluster_admin(ctx: ScanContext, b: Binding, break_glass: set[str]) -> Itera
     if b.role_ref.kind != "ClusterRole" or b.role_ref.name != "cluster-admin":
         return
     for i, s in enumerate(b.subjects):
-        if s.kind == "Group" and s.name in break_glass:
+        if (s.kind == "Group" and s.name in break_glass) or not s.can_match(b.namespace):
             continue
         cluster = b.kind == "ClusterRoleBinding"
         scope = "every namespace and cluster-scoped object" if cluster else f"namespace {b.namespace}"

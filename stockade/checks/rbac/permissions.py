@@ -401,13 +401,16 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
         if b.source is None or not hasattr(b.source, "ref"):
             continue
         role = authz.resolve(b)
-        if role is None or not b.subjects:
+        # Subjects no identity can match (a ServiceAccount without namespace in a
+        # ClusterRoleBinding, an unknown kind) receive nothing.
+        live = [s for s in b.subjects if s.can_match(b.namespace)]
+        if role is None or not live:
             continue
         if b.role_ref.kind == "ClusterRole" and b.role_ref.name == "cluster-admin":
             continue  # rbac.cluster-admin-binding reports it
-        if all(s.kind == "Group" and s.name in break_glass for s in b.subjects):
+        if all(s.kind == "Group" and s.name in break_glass for s in live):
             continue
-        who = subjects_text(b)
+        who = subjects_text(b, live)
         broad = any(is_broad(s) for s in b.subjects)
         wild = tuple(Grant(b, role, r, i) for i, r in enumerate(role.rules) if is_wildcard(r))
         full = any(is_full_wildcard(g.rule) for g in wild)

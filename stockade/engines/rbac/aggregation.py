@@ -6,6 +6,11 @@ concatenation, selector by selector (OR-ed), over every *other* ClusterRole the 
 replaced. Aggregated roles may select each other (bootstrap ``admin`` gets ``edit`` which gets
 ``view``), so the computation repeats until nothing changes, starting from empty rules for the
 aggregated roles so that stale stored rules never leak into the result.
+
+Selectors that select on absence (``NotIn``, ``DoesNotExist``, or an empty selector) also select
+unlabelled roles. A role with a selector the controller cannot turn into a label query (unknown
+operator, ``In``/``NotIn`` without values, ``Exists``/``DoesNotExist`` with values) is never
+synchronised by the controller, so it keeps the rules written on it.
 """
 
 from __future__ import annotations
@@ -13,7 +18,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from stockade.engines.rbac.model import PolicyRule, Role
+from stockade.engines.rbac.model import LabelSelector, PolicyRule, Role
+
+
+def _needs_labels(selector: LabelSelector) -> bool:
+    """Whether every role the selector matches carries at least one label."""
+    return bool(selector.match_labels) or any(op in ("In", "Exists") for _k, op, _v in selector.match_expressions)
+
+
+def _synchronisable(role: Role) -> bool:
+    """Whether the controller can compute the role: every selector parses and is valid."""
+    return all(s is not None and s.valid for s in role.aggregation or ())
 
 
 def _aggregate_once(role: Role, current: Mapping[str, Role], by_name: list[str]) -> tuple[PolicyRule, ...]:
@@ -38,19 +53,17 @@ def _aggregate_once(role: Role, current: Mapping[str, Role], by_name: list[str])
 
 def aggregate(cluster_roles: Mapping[str, Role], max_rounds: int = 100) -> dict[str, Role]:
     """Cluster roles by name with every aggregated role's rules computed to a fixed point."""
-    aggregated = [name for name, r in cluster_roles.items() if r.aggregation is not None]
+    aggregated = [name for name, r in cluster_roles.items() if r.aggregation is not None and _synchronisable(r)]
     current = dict(cluster_roles)
     if not aggregated:
         return current
     for name in aggregated:
         current[name] = replace(current[name], rules=())
-    # Only labelled roles can be selected unless a selector is empty (which selects everything).
-    any_empty = any(
-        s is not None and not s.match_labels and not s.match_expressions
-        for name in aggregated
-        for s in current[name].aggregation or ()
+    # Only labelled roles can be selected unless some selector selects on absence (or is empty).
+    any_unlabelled = any(
+        s is not None and not _needs_labels(s) for name in aggregated for s in current[name].aggregation or ()
     )
-    candidates = sorted(n for n, r in current.items() if any_empty or r.labels)
+    candidates = sorted(n for n, r in current.items() if any_unlabelled or r.labels)
     for _ in range(max_rounds):
         changed = False
         snapshot = dict(current)

@@ -383,6 +383,8 @@ class Authorizer:
                 if b.role_ref.kind not in ROLE_KINDS:
                     continue
                 for s in b.subjects:
+                    if not s.can_match(b.namespace):
+                        continue  # grants nobody anything
                     for i in idxs[:1]:
                         out.append((self._order[id(b)], SubjectGrant(s, Grant(b, role, role.rules[i], i))))
         out.sort(key=lambda t: (t[1].grant.binding.kind != "ClusterRoleBinding", t[0]))

@@ -9,7 +9,8 @@ the RBAC registry's extra check, in this order:
    verb on the referenced role (``roleRef.apiGroup``, ``roles``/``clusterroles``, name
    ``roleRef.name``) in the binding's namespace. Either allows the write without further checks;
    with ``bind`` the referenced role is never even resolved.
-3. An update that only changes ``ownerReferences``/``finalizers`` is allowed.
+3. An update that only changes ``ownerReferences``/``finalizers`` (or ``selfLink``/``managedFields``)
+   is allowed.
 4. The writer's own rules in the object's namespace ("" for cluster objects, where RoleBindings
    never count) must cover every atomic tuple of the new rules: the object's rules for a role,
    all rules of the referenced role for a binding (which must then exist).
@@ -65,8 +66,9 @@ def _gc_only_change(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
     def strip(body: Mapping[str, Any]) -> Any:
         b = copy.deepcopy(dict(body))
         md = dict(b.get("metadata") or {})
-        md.pop("ownerReferences", None)
-        md.pop("finalizers", None)
+        # The fields IsOnlyMutatingGCFields copies over from the old object before comparing.
+        for key in ("ownerReferences", "finalizers", "selfLink", "managedFields"):
+            md.pop(key, None)
         b["metadata"] = md
         return b
 

@@ -77,9 +77,17 @@ class PolicyRule:
         return text
 
 
+_SELECTOR_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
 @dataclass(frozen=True, slots=True)
 class LabelSelector:
-    """A ``metav1.LabelSelector``: ``matchLabels`` and ``matchExpressions``, AND-ed."""
+    """A ``metav1.LabelSelector``: ``matchLabels`` and ``matchExpressions``, AND-ed.
+
+    An empty selector selects everything. As ``LabelSelectorAsSelector`` does, a selector is
+    invalid (it cannot be turned into a label query) when an operator is unknown, ``In``/``NotIn``
+    has no values, or ``Exists``/``DoesNotExist`` has values.
+    """
 
     match_labels: tuple[tuple[str, str], ...] = ()
     match_expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
@@ -87,7 +95,10 @@ class LabelSelector:
 
     @classmethod
     def from_dict(cls, data: Any) -> LabelSelector | None:
-        """``None`` for a null selector, which selects nothing."""
+        """Parse a selector. ``null`` decodes to the zero-value (empty) selector, as it does for the
+        API server's ``clusterRoleSelectors`` list of values; ``None`` only for a non-mapping."""
+        if data is None:
+            return cls()
         if not isinstance(data, Mapping):
             return None
         labels = data.get("matchLabels")
@@ -99,8 +110,26 @@ class LabelSelector:
                 me.append((str(e.get("key", "")), str(e.get("operator", "")), _strings(e.get("values"))))
         return cls(ml, tuple(me))
 
+    @property
+    def is_empty(self) -> bool:
+        """No labels and no expressions: selects every object."""
+        return not self.match_labels and not self.match_expressions
+
+    @property
+    def valid(self) -> bool:
+        """Whether the selector converts to a label query (see the class docstring)."""
+        for _key, op, values in self.match_expressions:
+            if op not in _SELECTOR_OPERATORS:
+                return False
+            if (op in ("In", "NotIn")) != bool(values):
+                return False
+        return True
+
     def matches(self, labels: Mapping[str, str]) -> bool:
-        """Whether a label set is selected (an empty selector selects everything)."""
+        """Whether a label set is selected (an empty selector selects everything; an invalid one
+        nothing)."""
+        if not self.valid:
+            return False
         for k, v in self.match_labels:
             if labels.get(k) != v:
                 return False
@@ -115,11 +144,7 @@ class LabelSelector:
             elif op == "Exists":
                 if not present:
                     return False
-            elif op == "DoesNotExist":
-                if present:
-                    return False
-            else:
-                # An invalid operator makes the whole selector invalid: it selects nothing.
+            elif present:  # DoesNotExist
                 return False
         return True
 
@@ -192,6 +217,14 @@ class Subject:
     def effective_namespace(self, binding_namespace: str) -> str:
         """A ServiceAccount without namespace means the binding's namespace."""
         return self.namespace or (binding_namespace if self.kind == "ServiceAccount" else "")
+
+    def can_match(self, binding_namespace: str) -> bool:
+        """Whether any identity can match this subject: a User, a Group, or a ServiceAccount with a
+        namespace (its own, or the RoleBinding's). Other kinds, and a namespace-less ServiceAccount
+        in a ClusterRoleBinding, match nobody, so the binding grants them nothing."""
+        if self.kind in ("User", "Group"):
+            return True
+        return self.kind == "ServiceAccount" and bool(self.effective_namespace(binding_namespace))
 
     def display(self, binding_namespace: str = "") -> str:
         """``User alice``, ``Group devs``, ``ServiceAccount ns/name``."""

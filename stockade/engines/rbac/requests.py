@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from stockade.engines.rbac.model import Attributes
@@ -73,6 +73,16 @@ def build_request(
     return BuiltRequest(attrs, tuple(warnings))
 
 
+def as_authorized(a: Attributes) -> Attributes:
+    """The request as the authorizer sees it: ``create`` (of an object, not a subresource) and
+    ``deletecollection`` go to the collection URL, so the API server never knows a name for them
+    (a rule with ``resourceNames`` can never allow them). Audit logs and declared needs may still
+    name the object; the name is dropped here."""
+    if a.is_resource_request and a.name and (a.verb == "deletecollection" or (a.verb == "create" and not a.subresource)):
+        return replace(a, name="")
+    return a
+
+
 def parse_needs(data: Any, catalog: ResourceCatalog, source: str = "<needs>") -> list[Attributes]:
     """A declared list of needed requests.
 
@@ -88,7 +98,7 @@ def parse_needs(data: Any, catalog: ResourceCatalog, source: str = "<needs>") ->
     for i, entry in enumerate(data):
         where = f"{source}: entry {i}"
         if isinstance(entry, str):
-            out.append(_parse_line(entry, catalog, where))
+            out.append(as_authorized(_parse_line(entry, catalog, where)))
         elif isinstance(entry, Mapping):
             verb = entry.get("verb")
             if not isinstance(verb, str) or not verb:
@@ -109,7 +119,7 @@ def parse_needs(data: Any, catalog: ResourceCatalog, source: str = "<needs>") ->
                 api_group=None if entry.get("apiGroup") is None else str(entry["apiGroup"]),
                 subresource=str(entry.get("subresource") or ""),
             )
-            out.append(built.attributes)
+            out.append(as_authorized(built.attributes))
         else:
             raise EngineError(f"{where}: expected a string or a mapping")
     return out
@@ -193,6 +203,7 @@ def requests_from_audit(lines: Iterable[str], user: str | None = None, source: s
             if not uri:
                 continue
             a = Attributes(verb=verb, non_resource_url=uri.split("?", 1)[0])
+        a = as_authorized(a)
         if verb and a not in seen:
             seen.add(a)
             out.append(a)

@@ -119,6 +119,14 @@ BUILTIN: tuple[ResourceType, ...] = (
     _t("resourceclaimtemplates", "resource.k8s.io", "ResourceClaimTemplate"),
     _t("resourceslices", "resource.k8s.io", "ResourceSlice", False),
     _t("deviceclasses", "resource.k8s.io", "DeviceClass", False),
+    # Not served by discovery, but authorized: impersonation (users, groups, uids, user extras, whose
+    # subresource is the extra's key) and certificate signers (approve/sign). All are checked
+    # without a namespace. kubectl knows users and groups without discovery, too.
+    _t("users", "", "User", False),
+    _t("groups", "", "Group", False),
+    _t("uids", "authentication.k8s.io", "UID", False),
+    _t("userextras", "authentication.k8s.io", "UserExtra", False),
+    _t("signers", "certificates.k8s.io", "Signer", False),
 )
 
 _VERSION = re.compile(r"^v\d+((alpha|beta)\d+)?$")
@@ -139,7 +147,9 @@ class ResourceCatalog:
     """Built-in resources plus the CRDs of the inputs."""
 
     def __init__(self, extra: Iterable[ResourceType] = ()) -> None:
-        self.types: list[ResourceType] = [*extra, *BUILTIN]
+        # Built-in groups first: kubectl's RESTMapper prefers them over CRDs for a bare name, so
+        # `jobs` is batch/jobs even when a CRD (jobs.batch.volcano.sh) has the same plural.
+        self.types: list[ResourceType] = [*BUILTIN, *extra]
 
     @classmethod
     def from_objects(cls, objects: Iterable[Mapping[str, Any] | Any]) -> ResourceCatalog:
