@@ -335,6 +335,9 @@ def parse_network_policy(body: Mapping[str, Any], namespace: str | None = None) 
     if raw_types:
         if not isinstance(raw_types, list) or any(t not in ("Ingress", "Egress") for t in raw_types):
             raise PolicyError("spec.policyTypes: entries must be Ingress or Egress")
+        if len(raw_types) > 2:
+            # ValidateNetworkPolicySpec counts entries, so a duplicate is fine but a third is not.
+            raise PolicyError("spec.policyTypes: may not specify more than two policyTypes")
         types = tuple(dict.fromkeys(str(t) for t in raw_types))
     else:
         # SetDefaults_NetworkPolicy: Ingress always, Egress only when egress rules exist.
@@ -393,8 +396,9 @@ def _tier_ports(rule: Mapping[str, Any], where: str) -> tuple[PortMatch, ...] | 
                 pr = _map(p["portRange"], f"{at}.portRange")
                 lo = _port_number(pr.get("start"), f"{at}.portRange.start")
                 hi = _port_number(pr.get("end"), f"{at}.portRange.end")
-                if hi < lo:
-                    raise PolicyError(f"{at}.portRange: end must not be below start")
+                if hi <= lo:
+                    # CEL rule `self.start < self.end` on the CRD: a one-port range is rejected.
+                    raise PolicyError(f"{at}.portRange: start must be less than end")
                 out.append(PortMatch(_protocol(pr.get("protocol"), f"{at}.portRange.protocol"), lo, hi))
             elif "namedPort" in p:
                 named = str(p["namedPort"])
@@ -434,13 +438,32 @@ def _tier_ports(rule: Mapping[str, Any], where: str) -> tuple[PortMatch, ...] | 
                     rng = _map(dp.get("range", dp.get("portRange")), f"{at}.{key}.destinationPort.range")
                     lo = _port_number(rng.get("start"), f"{at}.{key}.destinationPort.range.start")
                     hi = _port_number(rng.get("end"), f"{at}.{key}.destinationPort.range.end")
+                    if hi <= lo:
+                        raise PolicyError(f"{at}.{key}.destinationPort.range: start must be less than end")
                     out.append(PortMatch(proto, lo, hi))
     return tuple(out) or None
 
 
-def _tier_peer(raw: Any, where: str) -> TierPeer:
+class _RejectedPeer(PolicyError):
+    """A peer the CRD schema rejects (the whole policy is invalid), as opposed to an unknown shape."""
+
+
+# The peer types each direction's schema defines (v1alpha1 and v1alpha2 alike).
+_PEER_TYPES = {
+    "ingress": ("namespaces", "pods"),
+    "egress": ("namespaces", "pods", "nodes", "networks", "domainNames"),
+}
+
+
+def _tier_peer(raw: Any, where: str, direction: str) -> TierPeer:
+    if isinstance(raw, Mapping):
+        wrong = [k for k in raw if k in _PEER_TYPES["egress"] and k not in _PEER_TYPES[direction]]
+        if wrong:
+            raise PolicyError(f"{where}: {wrong[0]} is not a peer type of {direction} rules")
     try:
         return _tier_peer_strict(raw, where)
+    except _RejectedPeer:
+        raise
     except PolicyError:
         # A peer this engine cannot read (an older or newer CRD shape): fail closed, like an unknown type.
         return TierPeer("unknown")
@@ -459,6 +482,7 @@ def _tier_peer_strict(raw: Any, where: str) -> TierPeer:
         return TierPeer("namespaces", namespaces=_sel(value, f"{where}.namespaces"))
     if key == "pods":
         value = _map(value, f"{where}.pods")
+        _require_pod_selectors(value, f"{where}.pods", _RejectedPeer)
         return TierPeer(
             "pods",
             namespaces=_sel(value.get("namespaceSelector"), f"{where}.pods.namespaceSelector"),
@@ -472,7 +496,20 @@ def _tier_peer_strict(raw: Any, where: str) -> TierPeer:
     return TierPeer("domains", domains=tuple(str(d) for d in _list(value, f"{where}.domainNames")))
 
 
+def _require_pod_selectors(value: Mapping[str, Any], where: str, error: type[PolicyError]) -> None:
+    """Both selectors of a namespaced-pods subject or peer are required fields (no default)."""
+    for field in ("namespaceSelector", "podSelector"):
+        if value.get(field) is None:
+            raise error(f"{where}.{field}: required")
+
+
 _ACTIONS: dict[str, Action] = {"Allow": "Allow", "Accept": "Allow", "Deny": "Deny", "Pass": "Pass"}
+# The enum of each kind: BANP cannot Pass; ClusterNetworkPolicy renamed Allow to Accept.
+_KIND_ACTIONS = {
+    "AdminNetworkPolicy": ("Allow", "Deny", "Pass"),
+    "BaselineAdminNetworkPolicy": ("Allow", "Deny"),
+    "ClusterNetworkPolicy": ("Accept", "Deny", "Pass"),
+}
 
 
 def parse_tier_policy(body: Mapping[str, Any]) -> TierPolicy:
@@ -510,6 +547,7 @@ def parse_tier_policy(body: Mapping[str, Any]) -> TierPolicy:
         sub_ns, sub_pods = _sel(subject["namespaces"], "spec.subject.namespaces"), EVERYTHING
     else:
         sp = _map(subject["pods"], "spec.subject.pods")
+        _require_pod_selectors(sp, "spec.subject.pods", PolicyError)
         sub_ns = _sel(sp.get("namespaceSelector"), "spec.subject.pods.namespaceSelector")
         sub_pods = _sel(sp.get("podSelector"), "spec.subject.pods.podSelector")
 
@@ -522,13 +560,18 @@ def parse_tier_policy(body: Mapping[str, Any]) -> TierPolicy:
             at = f"spec.{direction}[{i}]"
             if not isinstance(r, Mapping):
                 raise PolicyError(f"{at}: must be a mapping")
-            action = _ACTIONS.get(str(r.get("action")))
+            raw_action = str(r.get("action"))
+            action = _ACTIONS.get(raw_action) if raw_action in _KIND_ACTIONS[kind] else None
             if action is None:
-                raise PolicyError(f"{at}.action: unknown action {r.get('action')!r}")
+                allowed = ", ".join(_KIND_ACTIONS[kind])
+                raise PolicyError(f"{at}.action: {r.get('action')!r} is not a {kind} action ({allowed})")
             peers_raw = r.get(peer_key) or []
             if not isinstance(peers_raw, list) or not peers_raw:
                 raise PolicyError(f"{at}.{peer_key}: must list at least one peer")
-            peers = tuple(_tier_peer(p, f"{at}.{peer_key}[{j}]") for j, p in enumerate(peers_raw))
+            peers = tuple(_tier_peer(p, f"{at}.{peer_key}[{j}]", direction) for j, p in enumerate(peers_raw))
+            if action != "Allow" and any(p.kind == "domains" for p in peers):
+                # CEL on the egress rule: FQDN peers may only allow (no deny by name).
+                raise PolicyError(f"{at}.{peer_key}: domainNames peers may only be used with an allow action")
             out.append(
                 TierRule(
                     index=i,

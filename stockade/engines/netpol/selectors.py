@@ -7,11 +7,32 @@ ANDed, an empty selector matches everything, ``NotIn`` matches an object that la
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 _OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+# apimachinery IsQualifiedName / IsValidLabelValue: what ValidateLabelSelector accepts.
+_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def _check_key(key: str, where: str) -> str:
+    prefix, slash, name = key.rpartition("/")
+    ok = bool(_NAME.match(name)) and len(name) <= 63
+    if slash:
+        ok = ok and bool(prefix) and len(prefix) <= 253 and bool(_DNS1123_SUBDOMAIN.match(prefix))
+    if not ok:
+        raise SelectorError(f"{where}: {key!r} is not a valid label key")
+    return key
+
+
+def _check_value(value: str, where: str) -> str:
+    if value and (len(value) > 63 or not _NAME.match(value)):
+        raise SelectorError(f"{where}: {value!r} is not a valid label value")
+    return value
 
 
 class SelectorError(ValueError):
@@ -84,7 +105,9 @@ class Selector:
             if not isinstance(ml, Mapping):
                 raise SelectorError(f"{where}.matchLabels: must be a mapping")
             for k, v in ml.items():
-                reqs.append(Requirement(str(k), "In", frozenset({_label_value(v)})))
+                key = _check_key(str(k), f"{where}.matchLabels")
+                value = _check_value(_label_value(v), f"{where}.matchLabels[{key}]")
+                reqs.append(Requirement(key, "In", frozenset({value})))
         exprs = raw.get("matchExpressions")
         if exprs is not None:
             if not isinstance(exprs, list):
@@ -106,7 +129,9 @@ class Selector:
                     raise SelectorError(f"{at}: operator {op} needs at least one value")
                 if op in ("Exists", "DoesNotExist") and values:
                     raise SelectorError(f"{at}: operator {op} takes no values")
-                reqs.append(Requirement(str(e["key"]), op, frozenset(_label_value(v) for v in values)))
+                key = _check_key(str(e["key"]), f"{at}.key")
+                vals = frozenset(_check_value(_label_value(v), f"{at}.values") for v in values)
+                reqs.append(Requirement(key, op, vals))
         # Canonical order so that equal selectors written differently deduplicate.
         reqs.sort(key=lambda r: (r.key, r.operator, sorted(r.values)))
         return cls(tuple(reqs))
