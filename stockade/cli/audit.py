@@ -46,7 +46,7 @@ def register(sub: Any) -> None:
         "--pre-1.36",
         dest="pre136",
         action="store_true",
-        help='treat group "*" literally (API servers before 1.36)',
+        help='validate as API servers before 1.36 do (group "*" is rejected)',
     )
     lv.add_argument("-o", "--output", choices=("table", "json"), default="table")
     lv.set_defaults(func=run_level)

@@ -48,11 +48,13 @@ def test_invalid_policies_are_rejected_with_the_rule(body: dict[str, object], me
     assert message in str(e.value)
 
 
-def test_star_group_is_literal_before_1_36() -> None:
+def test_star_group_is_rejected_before_1_36() -> None:
+    # Before 1.36 upstream validation checks every non-empty group as a DNS subdomain: "*" fails.
     body = {"rules": [{"level": "Request", "resources": [{"group": "*", "resources": ["*/status"]}]}]}
     req = AuditRequest("u", (), "update", True, "apps", "deployments", "status", "d", "ns")
     assert Policy.from_dict(body).evaluate(req).level is Level.REQUEST
-    assert Policy.from_dict(body, wildcard_group=False).evaluate(req).level is Level.NONE
+    with pytest.raises(InputError, match=r"rules\[0\]\.resources\[0\]\.group: '\*' is not a valid API group name"):
+        Policy.from_dict(body, wildcard_group=False)
 
 
 def test_group_entry_without_resources_ignores_nothing_else() -> None:

@@ -270,7 +270,7 @@ class Policy:
     """A parsed, validated audit Policy that evaluates requests.
 
     ``wildcard_group`` enables the ``group: "*"`` form (Kubernetes 1.36 and later); with it off a
-    ``"*"`` group is a literal group name, as older API servers treat it.
+    ``"*"`` group is an invalid group name, which older API servers' validation rejects.
     """
 
     rules: tuple[PolicyRule, ...]
@@ -328,7 +328,10 @@ class Policy:
         raw_rules = body.get("rules") or []
         if not isinstance(raw_rules, list):
             raise InputError(source, "rules must be a list")
-        rules = tuple(_parse_rule(r, i, source, lines[i] if i < len(lines) else None) for i, r in enumerate(raw_rules))
+        rules = tuple(
+            _parse_rule(r, i, source, lines[i] if i < len(lines) else None, wildcard_group)
+            for i, r in enumerate(raw_rules)
+        )
         if not rules:
             # The API server's policy loader refuses this after validation (same wording).
             raise InputError(source, "loaded illegal policy with 0 rules")
@@ -509,7 +512,7 @@ def _stages(value: Any, source: str, what: str) -> tuple[str, ...]:
     return stages
 
 
-def _parse_rule(raw: Any, index: int, source: str, line: int | None) -> PolicyRule:
+def _parse_rule(raw: Any, index: int, source: str, line: int | None, wildcard_group: bool = True) -> PolicyRule:
     where = f"rules[{index}]"
     if not isinstance(raw, Mapping):
         raise InputError(source, f"{where}: must be a mapping", line)
@@ -529,8 +532,16 @@ def _parse_rule(raw: Any, index: int, source: str, line: int | None) -> PolicyRu
             raise InputError(source, f"{where}.resources[{j}].group must be a string", line)
         res = _strings(gr.get("resources"), source, f"{where}.resources[{j}].resources")
         names = _strings(gr.get("resourceNames"), source, f"{where}.resources[{j}].resourceNames")
-        if group and group != "*" and not _DNS1123_SUBDOMAIN.match(group):
-            raise InputError(source, f"{where}.resources[{j}].group: {group!r} is not a valid API group name", line)
+        if (
+            group
+            and not (group == "*" and wildcard_group)
+            and (len(group) > 253 or not _DNS1123_SUBDOMAIN.match(group))
+        ):
+            # Before Kubernetes 1.36 "*" is no group wildcard: validation rejects it as a group name.
+            hint = " (a wildcard group needs Kubernetes 1.36 or later)" if group == "*" else ""
+            raise InputError(
+                source, f"{where}.resources[{j}].group: {group!r} is not a valid API group name{hint}", line
+            )
         if names and not res:
             raise InputError(
                 source, f"{where}.resources[{j}]: using resourceNames requires at least one resource", line
