@@ -199,14 +199,16 @@ def _as_str(v: Any) -> str:
     return str(v)
 
 
+_NUM_TEXT_RE = re.compile(r"[ \t\n\r\f\v]*[+-]?[0-9]+")
+
+
 def _num(text: str) -> int | None:
-    t = text.strip()
-    try:
-        if t.lower().startswith(("0x", "-0x", "+0x")):
-            return int(t, 16)
-        return int(t)
-    except ValueError:
+    """A filter value for a numeric field, read like libsinsp (``sscanf("%lu%c") == 1``):
+    optional leading blanks and sign, then decimal digits and nothing else (so no hex, no
+    fraction, no exponent, no trailing blank)."""
+    if _NUM_TEXT_RE.fullmatch(text) is None:
         return None
+    return int(text)
 
 
 def _netset(items: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
@@ -570,10 +572,10 @@ class Compiler:
         return f"((_v := {lhs}) is not None and _dyn_list({op!r}, _v, {self.const(items)}))"
 
     def parse_bool(self, text: str) -> bool:
-        t = text.lower()
-        if t == "true":
+        # libsinsp accepts exactly "true" and "false" (case-sensitive)
+        if text == "true":
             return True
-        if t == "false":
+        if text == "false":
             return False
         raise CompileError(f"'{text}' is not a valid bool value (true or false)")
 

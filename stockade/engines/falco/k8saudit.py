@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 _MISSING = object()
 
@@ -88,20 +87,17 @@ def _container_attr(ev: dict[str, Any], lst: str, attr: str, arg: str | None) ->
         return None
     out: list[str] = []
     spec = _path(ev, "requestObject", "spec") or {}
-    pod_sc = spec.get("securityContext") if isinstance(spec, dict) else None
     for c in items:
         if not isinstance(c, dict):
             continue
         sc = c.get("securityContext")
         sc = sc if isinstance(sc, dict) else {}
-        if attr == "image":
+        if attr in ("image", "image.repository"):
+            # the plugin reads every image as text and fails (no value) on a container without one
             v = c.get("image")
-            if v is not None:
-                out.append(jtext(v))
-        elif attr == "image.repository":
-            v = c.get("image")
-            if v is not None:
-                out.append(_repo(jtext(v)))
+            if v is None:
+                return None
+            out.append(jtext(v) if attr == "image" else _repo(jtext(v)))
         elif attr in ("name", "command", "args"):
             v = c.get(attr)
             if isinstance(v, list):
@@ -113,16 +109,20 @@ def _container_attr(ev: dict[str, Any], lst: str, attr: str, arg: str | None) ->
             if v is not None:
                 out.append(jtext(v))
         elif attr in ("eff_run_as_user", "eff_run_as_group"):
+            # The plugin looks the key up directly under the container and under the pod spec
+            # (``containers[i].runAsUser``, ``spec.runAsUser``), not under ``securityContext``;
+            # a container without it takes the pod value, else "0".
             key = "runAsUser" if attr == "eff_run_as_user" else "runAsGroup"
-            v = sc.get(key)
-            if v is None and isinstance(pod_sc, dict):
-                v = pod_sc.get(key)
+            v = c.get(key)
+            if v is None:
+                v = spec.get(key) if isinstance(spec, dict) else None
             out.append(jtext(v) if v is not None else "0")
         elif attr == "add_capabilities":
+            # one value per container: the ``add`` array itself, as JSON text
             caps = sc.get("capabilities")
             add = caps.get("add") if isinstance(caps, dict) else None
-            if isinstance(add, list):
-                out.extend(jtext(x) for x in add)
+            if add is not None:
+                out.append(jtext(add))
         elif attr == "host_port":
             ports = c.get("ports")
             if isinstance(ports, list):
@@ -146,24 +146,34 @@ _SC_KEYS = {
 }
 
 
+def _atoi(tok: str) -> int | None:
+    """Go's ``strconv.Atoi`` (optional sign, decimal digits), as fastjson indexes arrays."""
+    body = tok[1:] if tok[:1] in ("+", "-") else tok
+    if not body or not body.isascii() or not body.isdigit():
+        return None
+    return int(tok)
+
+
 def json_pointer(doc: Any, ptr: str) -> Any:
-    """Resolve an RFC 6901 pointer; ``_MISSING`` when the path does not exist."""
+    """Resolve a pointer as the json plugin does; ``_MISSING`` when the path does not exist.
+
+    One leading ``/`` is dropped and the rest split on ``/`` (so ``verb`` and ``/verb`` are the
+    same); each token has ``~1`` then ``~0`` decoded; an array index is read like Go's ``Atoi``.
+    """
     if ptr == "":
-        return doc
-    if not ptr.startswith("/"):
         return _MISSING
+    if ptr[0] == "/":
+        ptr = ptr[1:]
     cur = doc
-    for raw in ptr[1:].split("/"):
+    for raw in ptr.split("/"):
         tok = raw.replace("~1", "/").replace("~0", "~")
         if isinstance(cur, dict):
             if tok not in cur:
                 return _MISSING
             cur = cur[tok]
         elif isinstance(cur, list):
-            if not tok.isdigit() or (len(tok) > 1 and tok[0] == "0"):
-                return _MISSING
-            i = int(tok)
-            if i >= len(cur):
+            i = _atoi(tok)
+            if i is None or i < 0 or i >= len(cur):
                 return _MISSING
             cur = cur[i]
         else:
@@ -248,11 +258,61 @@ def _annotation(key: str) -> Extractor:
     return ext
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _go_unescape(s: str) -> str | None:
+    """Go's ``url.QueryUnescape``: ``+`` is a blank, ``%XX`` a byte; a bad escape is an error."""
+    if "%" not in s:
+        return s.replace("+", " ")
+    out = bytearray()
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if c == "%":
+            if i + 2 >= n or s[i + 1] not in _HEX or s[i + 2] not in _HEX:
+                return None
+            out.append(int(s[i + 1 : i + 3], 16))
+            i += 3
+            continue
+        out.extend(b" " if c == "+" else c.encode("utf-8", "surrogateescape"))
+        i += 1
+    return out.decode("utf-8", "replace")
+
+
+def go_parse_query(query: str) -> dict[str, list[str]] | None:
+    """Go's ``url.ParseQuery``: ``&``-separated pairs; ``None`` when it reports an error
+    (a ``;`` in a pair or a bad ``%`` escape), which makes the plugin return no value."""
+    out: dict[str, list[str]] = {}
+    ok = True
+    for part in query.split("&"):
+        if not part:
+            continue
+        if ";" in part:
+            ok = False
+            continue
+        key, _, value = part.partition("=")
+        k = _go_unescape(key)
+        v = _go_unescape(value)
+        if k is None or v is None:
+            ok = False
+            continue
+        out.setdefault(k, []).append(v)
+    return out if ok else None
+
+
 def _uri_param(ev: dict[str, Any], arg: str | None) -> Any:
     uri = ev.get("requestURI")
-    if not isinstance(uri, str) or arg is None:
+    if uri is None or arg is None:
         return None
-    vals = parse_qs(urlsplit(uri).query, keep_blank_values=True).get(arg)
+    # the query is what follows the first '?', up to a '#' fragment
+    text = jtext(uri).split("#", 1)[0]
+    if "?" not in text:
+        return None
+    params = go_parse_query(text.split("?", 1)[1])
+    if params is None:
+        return None
+    vals = params.get(arg)
     return vals[0] if vals else None
 
 
@@ -440,7 +500,7 @@ def _key_extractor(key: str) -> Callable[[Any], Any]:
         and arg
         and arg.startswith("/")
         and "~" not in arg
-        and not any(t.isdigit() for t in arg[1:].split("/"))
+        and not any(t[-1:].isdigit() for t in arg[1:].split("/"))
     ):
         # a pointer made of plain object keys: walk the dicts directly
         toks = tuple(arg[1:].split("/"))

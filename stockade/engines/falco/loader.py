@@ -187,10 +187,25 @@ def _parse_bool(v: Any) -> bool | None:
 
 
 def _parse_version(text: str) -> tuple[int, int, int] | None:
-    m = re.fullmatch(r"(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.-]+)?", text.strip())
+    # Falco reads it with sscanf("%u.%u.%u"): three numbers, anything after them is ignored
+    m = re.match(r"\s*\+?(\d+)\.\+?(\d+)\.\+?(\d+)", text)
     if not m:
         return None
     return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def _yaml_uint(text: str) -> int | None:
+    """yaml-cpp's unsigned-integer decoding: the C++ stream picks the base from the prefix
+    (``0x`` hex, a leading ``0`` octal), an optional ``+``, and nothing may follow."""
+    m = re.fullmatch(r"\+?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", text)
+    if m is None:
+        return None
+    digits = m.group(1)
+    if digits[:2] in ("0x", "0X"):
+        return int(digits, 16)
+    if len(digits) > 1 and digits[0] == "0":
+        return int(digits, 8)
+    return int(digits)
 
 
 def _vstr(v: tuple[int, int, int]) -> str:
@@ -457,8 +472,9 @@ class RuleSet:
         if not isinstance(v, str) or not v.strip():
             raise self._fail("LOAD_ERR_YAML_VALIDATE", "Can't decode YAML scalar value", file, line, itype, "")
         text = v.strip()
-        if text.isdigit():
-            req = (0, int(text), 0)
+        minor = _yaml_uint(v)
+        if minor is not None:
+            req = (0, minor, 0)
         else:
             parsed = _parse_version(text)
             if parsed is None:
@@ -782,7 +798,8 @@ class RuleSet:
                     ename,
                 )
             values = ex.get("values")
-            if values is not None and not isinstance(values, list):
+            # a present but empty ``values:`` is a null node, which is not a sequence either
+            if ("values" in ex and values is None) or (values is not None and not isinstance(values, list)):
                 raise self._fail(
                     "LOAD_ERR_YAML_VALIDATE", "Rule exception values must be a sequence", file, line, "exception", ename
                 )
