@@ -514,3 +514,28 @@ def test_owasp_ids_and_titles_match_the_published_lists() -> None:
         ("K04", "Lack Of Cluster Level Policy Enforcement"),
     ]
     assert [c.title for c in fw["owasp-k8s-2022"].controls][9] == "Outdated and Vulnerable Kubernetes Components"
+
+
+# ------------------------------------------------------------------ coverage and stages
+
+
+def test_coverage_counts_a_rule_keeping_only_panic_as_not_recording() -> None:
+    from stockade.engines.audit.review import completion_stages, coverage_gaps
+
+    assert completion_stages(_res("create", "deployments", "ml", group="apps")) == {"ResponseComplete"}
+    assert completion_stages(_res("create", "pods", "ml", "p", sub="exec")) == {"ResponseStarted", "ResponseComplete"}
+    assert completion_stages(_res("watch", "secrets", "ml")) == {"ResponseStarted", "ResponseComplete"}
+    p = _policy(
+        {"level": "Metadata", "resources": [{"group": "apps"}], "omitStages": ["ResponseStarted", "ResponseComplete"]},
+        {
+            "level": "Metadata",
+            "resources": [{"group": "", "resources": ["pods/*"]}],
+            "omitStages": ["ResponseComplete"],
+        },
+        {"level": "Metadata"},
+    )
+    gaps = coverage_gaps(p)
+    # Plain pod writes keep nothing after the start (rule 1); exec keeps ResponseStarted (long-running).
+    found = {(g.config.rule_index, g.example.resource, g.example.subresource) for g in gaps["workload changes"]}
+    assert {(i, sub) for i, _, sub in found} == {(0, ""), (1, "")}
+    assert "pod exec/attach/port-forward" not in gaps

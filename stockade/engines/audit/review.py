@@ -347,6 +347,23 @@ COVERAGE: dict[str, tuple[tuple[str, str, str, str, bool], ...]] = {
 }
 
 
+_LONG_RUNNING_VERBS = frozenset({"watch", "proxy"})
+_LONG_RUNNING_SUBRESOURCES = frozenset({"attach", "exec", "proxy", "log", "portforward"})
+
+
+def completion_stages(req: AuditRequest) -> frozenset[str]:
+    """Stages after the start at which a request that completes normally is recorded.
+
+    kube-apiserver treats watch and proxy verbs and the attach, exec, proxy, log and portforward
+    subresources as long-running: they are recorded at ``ResponseStarted`` and at
+    ``ResponseComplete``; other requests only at ``ResponseComplete``. ``Panic`` is written only
+    when the handler crashes, so keeping it records nothing for requests that succeed.
+    """
+    if req.verb in _LONG_RUNNING_VERBS or (req.resource_request and req.subresource in _LONG_RUNNING_SUBRESOURCES):
+        return frozenset({"ResponseStarted", "ResponseComplete"})
+    return frozenset({"ResponseComplete"})
+
+
 def coverage_gaps(policy: Policy) -> dict[str, list[CoverageGap]]:
     """Per topic, requests by ordinary identities that the policy records at level ``None``
     (or whose completion stage it omits, so only the start or nothing is written)."""
@@ -365,10 +382,7 @@ def coverage_gaps(policy: Policy) -> dict[str, list[CoverageGap]]:
                     ):
                         req = AuditRequest(user, groups, verb, True, g, res, sub, name, ns)
                         cfg = policy.evaluate(req)
-                        missing = (
-                            cfg.level == Level.NONE
-                            or {"ResponseComplete", "ResponseStarted", "Panic"} <= cfg.omit_stages
-                        )
+                        missing = cfg.level == Level.NONE or completion_stages(req) <= cfg.omit_stages
                         if missing and cfg.rule_index not in seen_rules:
                             seen_rules.add(cfg.rule_index)
                             gaps.append(CoverageGap(topic, req, cfg))
