@@ -532,3 +532,67 @@ def test_baseline_deny_applies_only_where_no_networkpolicy_isolates() -> None:
     assert not allowed(w, "app/server", EXTERNAL, 443)  # not isolated: baseline denies
     assert allowed(w, "app/server", EXTERNAL6, 443)  # IPv4 network only
     assert not allowed(w, "app/server", "other/server", 9000)  # networks match pod IPs too
+
+
+def cnp(tier: str, priority: int | None, **rules: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {"tier": tier, "subject": APP, **rules}
+    if priority is not None:
+        spec["priority"] = priority
+    return {
+        "apiVersion": "policy.networking.k8s.io/v1beta1",
+        "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": "cnp"},
+        "spec": spec,
+    }
+
+
+def test_cluster_network_policy_schema() -> None:
+    deny_all = [{"action": "Deny", "to": [{"networks": ["0.0.0.0/0"]}]}]
+    assert "priority" in tier_rejected(cnp("Admin", None, egress=deny_all))
+    # Host bits are rejected by the CIDR rule, not masked.
+    assert "masked" in tier_rejected(cnp("Admin", 1, egress=[{"action": "Deny", "to": [{"networks": ["10.0.0.1/8"]}]}]))
+    assert "masked" in tier_rejected(cnp("Admin", 1, egress=[{"action": "Deny", "to": [{"networks": ["10.0.0.1"]}]}]))
+    # An empty or unknown protocol entry must not widen the rule to every port.
+    for protocols in (
+        [],
+        [{}],
+        [{"icmp": {}}],
+        [{"tcp": {}}],
+        [{"tcp": {"destinationPort": {"number": 80}}, "udp": {}}],
+    ):
+        tier_rejected(cnp("Admin", 1, egress=[{"action": "Deny", "to": [APP], "protocols": protocols}]))
+    one = [{"tcp": {"destinationPort": {"range": {"start": 80, "end": 80}}}}]
+    assert "less than" in tier_rejected(cnp("Admin", 1, egress=[{"action": "Deny", "to": [APP], "protocols": one}]))
+    named = [{"destinationNamedPort": "http"}]
+    msg = tier_rejected(
+        cnp("Admin", 1, egress=[{"action": "Deny", "to": [{"networks": ["10.0.0.0/8"]}], "protocols": named}])
+    )
+    assert "named ports" in msg
+    # The namespaceSelector of a pods peer is optional in ClusterNetworkPolicy (all namespaces).
+    pol = parse_tier_policy(
+        cnp("Baseline", 0, ingress=[{"action": "Pass", "from": [{"pods": {"podSelector": CLIENT}}]}])
+    )
+    assert pol.tier == "baseline" and pol.ingress[0].peers[0].namespaces.is_empty
+    assert "Accept" in tier_rejected(cnp("Admin", 1, ingress=[{"action": "Allow", "from": [APP]}]))
+
+
+def test_admin_networks_reject_embedded_ipv4_and_two_port_kinds() -> None:
+    assert "mixes" in tier_rejected(
+        anp("m", 1, APP, egress=[{"action": "Deny", "to": [{"networks": ["::ffff:10.0.0.0/104"]}]}])
+    )
+    two = [{"portNumber": {"port": 80}, "namedPort": "http"}]
+    assert "exactly one" in tier_rejected(anp("t", 1, APP, egress=[{"action": "Deny", "to": [APP], "ports": two}]))
+
+
+def test_cluster_network_policy_tiers_evaluate_like_anp_and_banp() -> None:
+    admin_pass = cnp("Admin", 1, ingress=[{"action": "Pass", "from": [ns_is("other")]}])
+    admin_pass["metadata"]["name"] = "admin-pass"
+    base_deny = cnp("Baseline", 5, ingress=[{"action": "Deny", "from": [{"namespaces": {}}]}])
+    base_deny["metadata"]["name"] = "base-deny"
+    w = world(admin_pass, base_deny)
+    assert not allowed(w, "other/client", "app/server", 8080)
+    assert not allowed(w, "app/client", "app/server", 8080)
+    allow_np = np("allow", {"podSelector": SERVER, "ingress": [{"from": [{"namespaceSelector": {}}]}]})
+    w = world(admin_pass, base_deny, allow_np)
+    assert allowed(w, "other/client", "app/server", 8080)
+    assert allowed(w, "app/client", "app/server", 8080)

@@ -388,6 +388,8 @@ def _tier_ports(rule: Mapping[str, Any], where: str) -> tuple[PortMatch, ...] | 
             at = f"{where}.ports[{i}]"
             if not isinstance(p, Mapping):
                 raise PolicyError(f"{at}: must be a mapping")
+            if len(p) > 1:
+                raise PolicyError(f"{at}: exactly one of portNumber, portRange or namedPort must be set")
             if "portNumber" in p:
                 pn = _map(p["portNumber"], f"{at}.portNumber")
                 num = _port_number(pn.get("port"), f"{at}.portNumber.port")
@@ -412,12 +414,16 @@ def _tier_ports(rule: Mapping[str, Any], where: str) -> tuple[PortMatch, ...] | 
     if protocols is None:
         return None
     # v1alpha2/v1beta1: [{tcp: {destinationPort: {number | range}}}, {destinationNamedPort: x}].
-    if not isinstance(protocols, list):
-        raise PolicyError(f"{where}.protocols: must be a list")
+    if not isinstance(protocols, list) or not protocols:
+        raise PolicyError(f"{where}.protocols: must be a non-empty list")
     for i, p in enumerate(protocols):
         at = f"{where}.protocols[{i}]"
         if not isinstance(p, Mapping):
             raise PolicyError(f"{at}: must be a mapping")
+        known = [k for k in ("tcp", "udp", "sctp", "destinationNamedPort", "namedPort") if k in p]
+        if len(known) != 1 or len(p) != 1:
+            # Exactly one field (MinProperties/MaxProperties 1); an empty entry must not read as "all ports".
+            raise PolicyError(f"{at}: exactly one of tcp, udp, sctp or destinationNamedPort must be set")
         named = p.get("destinationNamedPort", p.get("namedPort"))
         if named:
             out.extend(PortMatch(proto, name=str(named)) for proto in PROTOCOLS)
@@ -428,6 +434,8 @@ def _tier_ports(rule: Mapping[str, Any], where: str) -> tuple[PortMatch, ...] | 
             entries = p[key]
             for e in entries if isinstance(entries, list) else [entries]:
                 e = _map(e, f"{at}.{key}")
+                if not e:
+                    raise PolicyError(f"{at}.{key}: must set destinationPort")
                 dp = _map(e.get("destinationPort", e.get("port")), f"{at}.{key}.destinationPort")
                 if not dp:
                     out.append(PortMatch(proto))
@@ -455,13 +463,13 @@ _PEER_TYPES = {
 }
 
 
-def _tier_peer(raw: Any, where: str, direction: str) -> TierPeer:
+def _tier_peer(raw: Any, where: str, direction: str, kind: str) -> TierPeer:
     if isinstance(raw, Mapping):
         wrong = [k for k in raw if k in _PEER_TYPES["egress"] and k not in _PEER_TYPES[direction]]
         if wrong:
             raise PolicyError(f"{where}: {wrong[0]} is not a peer type of {direction} rules")
     try:
-        return _tier_peer_strict(raw, where)
+        return _tier_peer_strict(raw, where, kind)
     except _RejectedPeer:
         raise
     except PolicyError:
@@ -469,7 +477,7 @@ def _tier_peer(raw: Any, where: str, direction: str) -> TierPeer:
         return TierPeer("unknown")
 
 
-def _tier_peer_strict(raw: Any, where: str) -> TierPeer:
+def _tier_peer_strict(raw: Any, where: str, kind: str) -> TierPeer:
     if not isinstance(raw, Mapping):
         return TierPeer("unknown")
     known = [k for k in ("namespaces", "pods", "nodes", "networks", "domainNames") if k in raw]
@@ -482,7 +490,7 @@ def _tier_peer_strict(raw: Any, where: str) -> TierPeer:
         return TierPeer("namespaces", namespaces=_sel(value, f"{where}.namespaces"))
     if key == "pods":
         value = _map(value, f"{where}.pods")
-        _require_pod_selectors(value, f"{where}.pods", _RejectedPeer)
+        _require_pod_selectors(value, f"{where}.pods", kind, _RejectedPeer)
         return TierPeer(
             "pods",
             namespaces=_sel(value.get("namespaceSelector"), f"{where}.pods.namespaceSelector"),
@@ -492,13 +500,26 @@ def _tier_peer_strict(raw: Any, where: str) -> TierPeer:
         return TierPeer("nodes", nodes=_sel(value, f"{where}.nodes"))
     if key == "networks":
         nets = tuple(_network(n, f"{where}.networks[{i}]") for i, n in enumerate(_list(value, f"{where}.networks")))
+        for i, text in enumerate(value):
+            if ":" in text and "." in text:
+                # CEL on CIDR: an IPv4 address embedded in IPv6 is not supported.
+                raise _RejectedPeer(f"{where}.networks[{i}]: {text!r} mixes IPv4 and IPv6")
+        if kind == "ClusterNetworkPolicy":
+            for i, (text, net) in enumerate(zip(value, nets, strict=True)):
+                # CEL `isCIDR(self) && cidr(self) == cidr(self).masked()`: host bits are rejected, not masked.
+                if "/" not in text or ipaddress.ip_interface(text.strip()).ip != net.network_address:
+                    raise _RejectedPeer(f"{where}.networks[{i}]: {text!r} is not a masked CIDR (use {net})")
         return TierPeer("networks", networks=nets)
     return TierPeer("domains", domains=tuple(str(d) for d in _list(value, f"{where}.domainNames")))
 
 
-def _require_pod_selectors(value: Mapping[str, Any], where: str, error: type[PolicyError]) -> None:
-    """Both selectors of a namespaced-pods subject or peer are required fields (no default)."""
-    for field in ("namespaceSelector", "podSelector"):
+def _require_pod_selectors(value: Mapping[str, Any], where: str, kind: str, error: type[PolicyError]) -> None:
+    """The required selectors of a namespaced-pods subject or peer (missing is not "everything").
+
+    v1alpha1 (ANP, BANP) requires both; ClusterNetworkPolicy makes namespaceSelector optional.
+    """
+    fields = ("podSelector",) if kind == "ClusterNetworkPolicy" else ("namespaceSelector", "podSelector")
+    for field in fields:
         if value.get(field) is None:
             raise error(f"{where}.{field}: required")
 
@@ -535,7 +556,7 @@ def parse_tier_policy(body: Mapping[str, Any]) -> TierPolicy:
         if t not in ("Admin", "Baseline"):
             raise PolicyError("spec.tier: must be Admin or Baseline")
         tier = "admin" if t == "Admin" else "baseline"
-        priority = spec.get("priority", 0)
+        priority = spec.get("priority")
         if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= 1000:
             raise PolicyError("spec.priority: must be an integer from 0 to 1000")
     else:
@@ -547,7 +568,7 @@ def parse_tier_policy(body: Mapping[str, Any]) -> TierPolicy:
         sub_ns, sub_pods = _sel(subject["namespaces"], "spec.subject.namespaces"), EVERYTHING
     else:
         sp = _map(subject["pods"], "spec.subject.pods")
-        _require_pod_selectors(sp, "spec.subject.pods", PolicyError)
+        _require_pod_selectors(sp, "spec.subject.pods", kind, PolicyError)
         sub_ns = _sel(sp.get("namespaceSelector"), "spec.subject.pods.namespaceSelector")
         sub_pods = _sel(sp.get("podSelector"), "spec.subject.pods.podSelector")
 
@@ -568,17 +589,21 @@ def parse_tier_policy(body: Mapping[str, Any]) -> TierPolicy:
             peers_raw = r.get(peer_key) or []
             if not isinstance(peers_raw, list) or not peers_raw:
                 raise PolicyError(f"{at}.{peer_key}: must list at least one peer")
-            peers = tuple(_tier_peer(p, f"{at}.{peer_key}[{j}]", direction) for j, p in enumerate(peers_raw))
+            peers = tuple(_tier_peer(p, f"{at}.{peer_key}[{j}]", direction, kind) for j, p in enumerate(peers_raw))
             if action != "Allow" and any(p.kind == "domains" for p in peers):
                 # CEL on the egress rule: FQDN peers may only allow (no deny by name).
                 raise PolicyError(f"{at}.{peer_key}: domainNames peers may only be used with an allow action")
+            ports = _tier_ports(r, at)
+            if any(pm.name for pm in ports or ()) and any(p.kind in ("networks", "nodes", "domains") for p in peers):
+                # CEL on the egress rule: those peers have no named ports to resolve.
+                raise PolicyError(f"{at}: named ports cannot be used with networks, nodes or domainNames peers")
             out.append(
                 TierRule(
                     index=i,
                     name=str(r.get("name") or ""),
                     action=action,
                     peers=peers,
-                    ports=_tier_ports(r, at),
+                    ports=ports,
                     fail_closed=any(p.kind == "unknown" for p in peers),
                 )
             )
