@@ -268,7 +268,7 @@ def run_can_i(args: argparse.Namespace) -> int:
 
 
 def _print_list(inputs: _Inputs, user: UserInfo, namespace: str, args: argparse.Namespace) -> int:
-    from stockade.engines.rbac import breakdown
+    from stockade.engines.rbac import PolicyRule, breakdown
 
     rs = inputs.authorizer.rules_for(user, namespace)
     if args.output == "json":
@@ -280,31 +280,73 @@ def _print_list(inputs: _Inputs, user: UserInfo, namespace: str, args: argparse.
         }
         print(json.dumps(doc, indent=2))
         return 0
-    # As kubectl: break rules into atoms, merge verbs per (resources, urls, names), sort.
-    rows: dict[tuple[str, str, str], list[str]] = {}
-    for g in rs.grants:
-        for t in breakdown(g.rule):
+    # As kubectl: resource rules first, then non-resource ones; break each into atoms; merge the
+    # verbs of atoms naming the same group, resource and name (duplicates kept, as kubectl appends);
+    # keep every URL atom as its own row; sort by the Go string form of the rule (verbs first).
+    ordered_rules = [
+        PolicyRule(g.rule.verbs, g.rule.api_groups, g.rule.resources, g.rule.resource_names)
+        for g in rs.grants
+        if g.rule.resources
+    ] + [
+        PolicyRule(verbs=g.rule.verbs, non_resource_urls=g.rule.non_resource_urls)
+        for g in rs.grants
+        if g.rule.non_resource_urls
+    ]
+    simple: dict[tuple[str, str, str], list[str]] = {}
+    url_rows: list[PolicyRule] = []
+    for rule in ordered_rules:
+        for t in breakdown(rule):
             if t.non_resource_urls:
-                key = ("", f"[{' '.join(t.non_resource_urls)}]", "[]")
+                url_rows.append(t)
             else:
-                res = t.resources[0]
-                grp = t.api_groups[0]
-                key = (f"{res}.{grp}" if grp else res, "[]", f"[{' '.join(t.resource_names)}]")
-            verbs = rows.setdefault(key, [])
-            if t.verbs[0] not in verbs:
-                verbs.append(t.verbs[0])
-    # Resource rows first, then non-resource URLs, each sorted.
-    ordered = sorted(rows.items(), key=lambda kv: (kv[0][0] == "", kv[0]))
-    table = [(k[0], k[1], k[2], f"[{' '.join(v)}]") for k, v in ordered]
+                simple.setdefault((t.api_groups[0], t.resources[0], "".join(t.resource_names)), []).extend(t.verbs)
+    compact = url_rows + [
+        PolicyRule(verbs=tuple(v), api_groups=(g,), resources=(r,), resource_names=(n,) if n else ())
+        for (g, r, n), v in simple.items()
+    ]
+    compact.sort(key=_go_rule_string)
+    table = [
+        (
+            _combine_resource_group(r),
+            _go_list(r.non_resource_urls),
+            _go_list(r.resource_names),
+            _go_list(r.verbs),
+        )
+        for r in compact
+    ]
     header = ("Resources", "Non-Resource URLs", "Resource Names", "Verbs")
     all_rows = table if args.no_headers else [header, *table]
     if all_rows:
-        widths = [max(len(r[i]) for r in all_rows) for i in range(3)]
+        # kubectl's tab writer: minimum cell width 6, padding 3; the last column is not padded.
+        widths = [max(6, max(len(r[i]) for r in all_rows) + 3) for i in range(3)]
         for r in all_rows:
-            print("   ".join(c.ljust(widths[i]) for i, c in enumerate(r[:3])) + "   " + r[3])
+            print("".join(c.ljust(widths[i]) for i, c in enumerate(r[:3])) + r[3])
     if rs.errors:
         _warn([f"the list may be incomplete: {e}" for e in rs.errors])
     return 0
+
+
+def _go_list(items: Any) -> str:
+    """Go's ``%v`` of a string slice."""
+    return f"[{' '.join(items)}]"
+
+
+def _go_rule_string(rule: Any) -> str:
+    """The Go ``String()`` of a PolicyRule, which kubectl sorts ``--list`` rows by."""
+    return (
+        f"&PolicyRule{{Verbs:{_go_list(rule.verbs)},APIGroups:{_go_list(rule.api_groups)},"
+        f"Resources:{_go_list(rule.resources)},ResourceNames:{_go_list(rule.resource_names)},"
+        f"NonResourceURLs:{_go_list(rule.non_resource_urls)},}}"
+    )
+
+
+def _combine_resource_group(rule: Any) -> str:
+    """kubectl's Resources cell: ``resource[.group][/subresource]`` (``deployments.apps/scale``)."""
+    if not rule.resources:
+        return ""
+    resource, slash, sub = rule.resources[0].partition("/")
+    group = rule.api_groups[0] if rule.api_groups else ""
+    return resource + (f".{group}" if group else "") + (f"/{sub}" if slash else "")
 
 
 # ---------------------------------------------------------------------------------- who-can

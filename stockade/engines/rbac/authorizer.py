@@ -203,6 +203,25 @@ def subject_applies(subject: Subject, user: UserInfo, binding_namespace: str) ->
     return False
 
 
+def _go_quote(text: str) -> str:
+    # Go's %q for the printable names RBAC objects have.
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def describe_grant(binding: Binding, subject: Subject | None) -> str:
+    """The API server's description of a granting binding, as in its "RBAC: allowed by ..." reason:
+    ``ClusterRoleBinding "b" of ClusterRole "r" to User "u"`` or ``RoleBinding "b/ns" of Role "r" to
+    ServiceAccount "sa/ns"`` (a ServiceAccount is written name/namespace)."""
+    name = binding.name + (f"/{binding.namespace}" if binding.kind == "RoleBinding" else "")
+    text = f"{binding.kind} {_go_quote(name)} of {binding.role_ref.kind} {_go_quote(binding.role_ref.name)}"
+    if subject is None:
+        return text
+    who = subject.name
+    if subject.kind == "ServiceAccount":
+        who += "/" + subject.effective_namespace(binding.namespace)
+    return f"{text} to {subject.kind} {_go_quote(who)}"
+
+
 class Authorizer:
     """An RBAC authorizer over a fixed set of roles and bindings.
 
@@ -304,11 +323,7 @@ class Authorizer:
         if matched:
             g = matched[0]
             subj = next((s for s in g.binding.subjects if subject_applies(s, user, g.binding.namespace)), None)
-            who = f" to {subj.kind} {subj.name!r}" if subj else ""
-            where = f" in namespace {g.binding.namespace!r}" if g.binding.namespace else ""
-            reason = (
-                f"RBAC: allowed by {g.binding.kind} {g.binding.name!r}{where} of {g.role.kind} {g.role.name!r}{who}"
-            )
+            reason = f"RBAC: allowed by {describe_grant(g.binding, subj)}"
             return Decision(True, reason, matched, rs.errors)
         return Decision(False, "no RBAC policy matched", (), rs.errors)
 
