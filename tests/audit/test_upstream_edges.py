@@ -539,3 +539,15 @@ def test_coverage_counts_a_rule_keeping_only_panic_as_not_recording() -> None:
     found = {(g.config.rule_index, g.example.resource, g.example.subresource) for g in gaps["workload changes"]}
     assert {(i, sub) for i, _, sub in found} == {(0, ""), (1, "")}
     assert "pod exec/attach/port-forward" not in gaps
+
+
+def test_request_received_is_reported_only_for_rules_a_request_reaches() -> None:
+    from stockade.engines.audit.review import request_received_recorded
+
+    p = _policy(
+        {"level": "Metadata", "omitStages": ["RequestReceived"]},
+        {"level": "Request", "verbs": ["get"]},  # shadowed by the catch-all above
+    )
+    assert request_received_recorded(p) == []
+    q = _policy({"level": "None", "verbs": ["watch"]}, {"level": "Metadata"})
+    assert request_received_recorded(q) == [1]

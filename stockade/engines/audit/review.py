@@ -416,7 +416,12 @@ def request_received_recorded(policy: Policy) -> list[int]:
     """Reachable rules with a level other than ``None`` that record the ``RequestReceived`` stage."""
     if "RequestReceived" in policy.omit_stages:
         return []
-    return [r.index for r in policy.rules if r.level != Level.NONE and "RequestReceived" not in r.omit_stages]
+    rules = [r.index for r in policy.rules if r.level != Level.NONE and "RequestReceived" not in r.omit_stages]
+    if not rules:
+        return []
+    # A rule no request reaches records nothing at any stage.
+    vocab = Vocabulary.of(policy)
+    return [i for i in rules if find_request(policy, i, vocab) is not None]
 
 
 def describe(req: AuditRequest) -> str:
