@@ -18,6 +18,24 @@ C, H, M, L = Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM, Severity.LOW
 
 # file -> {(check id, object, field path, severity, words the detail must contain)}
 EXPECTED: dict[str, set[tuple[str, str, str, Severity, tuple[str, ...]]]] = {
+    "fail.impersonate-named-system-masters.yaml": {
+        (
+            "rbac.impersonate",
+            "ClusterRoleBinding/debug-tool-impersonator",
+            "roleRef",
+            C,
+            ("User debug-tool", "rules[0]", "names=system:masters"),
+        ),
+    },
+    "fail.bind-named-cluster-admin.yaml": {
+        (
+            "rbac.escalate-or-bind",
+            "RoleBinding/team-a/team-a-lead-binder",
+            "roleRef",
+            H,
+            ("User team-a-lead", "rules[0]", "names=cluster-admin"),
+        ),
+    },
     "fail.wildcard-clusterrolebinding.yaml": {
         (
             "rbac.wildcard-permission",

@@ -3,7 +3,9 @@
 Each finding sits on the binding that hands the permission out (``roleRef``), names the subjects
 that hold it, the role and the rule, and is ranked by blast radius: through a ClusterRoleBinding
 the permission holds in every namespace (or cluster-wide); through a RoleBinding only in its
-namespace. A rule restricted by ``resourceNames`` is considered narrow and is not reported.
+namespace. A rule restricted by ``resourceNames`` is considered narrow and is not reported, unless
+the names are as good as everything: impersonating the group ``system:masters``, or binding or
+escalating the ``cluster-admin``/``admin`` ClusterRoles.
 RoleBindings never grant cluster-scoped resources, so those capabilities only count for
 ClusterRoleBindings. Bindings of the default cluster policy are context, never findings, and
 bindings whose subjects are all break-glass groups are left to ``rbac.cluster-admin-binding``.
@@ -198,12 +200,15 @@ class Capability:
     cluster_severity: Severity
     namespace_severity: Severity | None
     """``None``: not grantable through a RoleBinding (cluster-scoped resource)."""
+    named_probes: tuple[Attributes, ...] = ()
+    """Named requests that stay dangerous when a rule is restricted by ``resourceNames``
+    (impersonating ``system:masters``, binding ``cluster-admin``)."""
 
     @property
     def resource_keys(self) -> frozenset[str]:
         """Rule resource entries that can match a probe (a cheap pre-filter)."""
         keys = {"*"}
-        for p in self.probes:
+        for p in self.probes + self.named_probes:
             keys.add(f"{p.resource}/{p.subresource}" if p.subresource else p.resource)
             if p.subresource:
                 keys.add(f"*/{p.subresource}")
@@ -224,6 +229,12 @@ CAPABILITIES: tuple[Capability, ...] = (
         ),
         Severity.CRITICAL,
         Severity.HIGH,
+        # bind/escalate restricted to the all-powerful default roles is still escalation to them.
+        tuple(
+            Attributes(verb=v, api_group="rbac.authorization.k8s.io", resource="clusterroles", name=n)
+            for n in ("cluster-admin", "admin")
+            for v in ("bind", "escalate")
+        ),
     ),
     Capability(
         IMPERSONATE,
@@ -240,6 +251,8 @@ CAPABILITIES: tuple[Capability, ...] = (
         ),
         Severity.CRITICAL,
         Severity.HIGH,
+        # Impersonating the group system:masters is cluster-admin, whatever the name restriction.
+        (Attributes(verb="impersonate", resource="groups", name="system:masters"),),
     ),
     Capability(
         SECRETS,
@@ -342,15 +355,17 @@ def capabilities_of(binding: Binding, role: Role) -> list[Held]:
     """The dangerous capabilities a binding hands out (wildcard roles: only the wildcard)."""
     cluster = binding.kind == "ClusterRoleBinding"
     out: list[Held] = []
-    # Probes carry no name, so rules restricted by resourceNames (narrow) never match them.
-    candidates = [(i, rule) for i, rule in enumerate(role.rules) if rule.resources and not rule.resource_names]
+    # Probes carry no name, so rules restricted by resourceNames (narrow) never match them; only
+    # the named probes (names that are as good as everything) are tried on those.
+    candidates = [(i, rule) for i, rule in enumerate(role.rules) if rule.resources]
     for cap, keys in _CAPABILITY_KEYS:
         if not cluster and cap.namespace_severity is None:
             continue
         grants = tuple(
             Grant(binding, role, rule, i)
             for i, rule in candidates
-            if not keys.isdisjoint(rule.resources) and any(rule_allows(rule, p) for p in cap.probes)
+            if not keys.isdisjoint(rule.resources)
+            and any(rule_allows(rule, p) for p in (cap.named_probes if rule.resource_names else cap.probes))
         )
         if grants:
             sev = cap.cluster_severity if cluster else cap.namespace_severity
