@@ -596,3 +596,55 @@ def test_cluster_network_policy_tiers_evaluate_like_anp_and_banp() -> None:
     w = world(admin_pass, base_deny, allow_np)
     assert allowed(w, "other/client", "app/server", 8080)
     assert allowed(w, "app/client", "app/server", 8080)
+
+
+def test_external_candidates_cover_admin_networks() -> None:
+    from stockade.checks.netpol.common import cluster_ips, external_candidates
+
+    w = world(
+        anp(
+            "allowlist",
+            1,
+            APP,
+            egress=[
+                {"action": "Allow", "to": [{"networks": ["52.0.0.0/8"]}]},
+                {"action": "Deny", "to": [{"networks": ["0.0.0.0/0", "::/0"]}]},
+            ],
+        )
+    )
+    analyzer = Analyzer(w)
+    cands = external_candidates(cluster_ips(w), w.policies, w.tier_policies)
+    open_to = [ip for ip in cands if analyzer.check("app/client", f"ip:{ip}", 443).allowed]
+    assert [str(ip) for ip in open_to] == ["52.0.0.0", "52.255.255.255"]
+
+
+def test_sensitive_egress_check_sees_a_range_opened_by_an_admin_allowlist(tmp_path: Any) -> None:
+    from stockade.config import Config
+    from stockade.scan import ScanOptions, scan_paths
+
+    manifest = tmp_path / "admin-allowlist.yaml"
+    manifest.write_text(
+        """
+apiVersion: v1
+kind: Pod
+metadata: {name: trainer, namespace: ml, labels: {data: sensitive}}
+spec: {containers: [{name: c, image: registry.example/trainer@sha256:0}]}
+status: {podIP: 10.0.0.5}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: allowlist}
+spec:
+  priority: 1
+  subject: {namespaces: {}}
+  egress:
+  - {action: Allow, to: [{networks: ["52.0.0.0/8"]}]}
+  - {action: Deny, to: [{networks: ["0.0.0.0/0", "::/0"]}]}
+"""
+    )
+    report = scan_paths(
+        [str(manifest)], Config.from_mapping({}), ScanOptions(select=("netpol.*",), render_kustomize=False)
+    )
+    assert not report.errors
+    (ext,) = [f for f in report.findings if f.check_id == "netpol.sensitive-egress-external"]
+    assert str(ext.subject) == "Pod/ml/trainer" and ext.detail == "ml/trainer: egress to ip:52.0.0.0 TCP/1-65535"

@@ -28,7 +28,7 @@ IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 if TYPE_CHECKING:
     from stockade.checks.registry import ScanContext
     from stockade.engines.netpol import Analyzer, Pod, World
-    from stockade.engines.netpol.policy import NetworkPolicy
+    from stockade.engines.netpol.policy import NetworkPolicy, TierPolicy
     from stockade.loading.objects import K8sObject
 
 NP_DOC = Reference(
@@ -124,9 +124,20 @@ def cluster_ips(world: World) -> frozenset[IP]:
     return frozenset(pods) | frozenset(nodes)
 
 
-def external_candidates(cluster: frozenset[IP], policies: Iterable[NetworkPolicy]) -> list[IP]:
-    """Addresses outside the cluster worth testing: public probes and the edges of every ipBlock."""
+def external_candidates(
+    cluster: frozenset[IP], policies: Iterable[NetworkPolicy], tier_policies: Iterable[TierPolicy] = ()
+) -> list[IP]:
+    """Addresses outside the cluster worth testing: public probes and the edges of every ipBlock.
+
+    Admin and baseline ``networks`` peers count too: an admin Allow to one range ahead of a Deny of
+    0.0.0.0/0 leaves that range open while every public probe is denied.
+    """
     cands: list[IP] = [ipaddress.ip_address(x) for x in PUBLIC_PROBES]
+    for tp in tier_policies:
+        for trule in tp.ingress + tp.egress:
+            for tpeer in trule.peers:
+                for net in tpeer.networks:
+                    cands += [net.network_address, net.broadcast_address]
     for pol in policies:
         for rules in (pol.ingress or (), pol.egress or ()):
             for rule in rules:

@@ -70,7 +70,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
         src = Endpoint("pod", pod=pod)
         policies = analyzer.selecting(pod, "egress")
         outside = ""
-        for ip in external_candidates(cluster, policies):
+        for ip in external_candidates(cluster, policies, world.tier_policies):
             outside = _open_egress(analyzer, src, Endpoint("ip", ip=ip))
             if outside:
                 break
