@@ -41,7 +41,15 @@ class Transform:
     args: tuple[Operand, ...]
 
 
-Operand = FieldRef | Transform | Literal | ListValue
+@dataclass(frozen=True)
+class OperandList:
+    """A parenthesised list inside a transformer, whose items may be fields, transformers or
+    constants: the second argument of ``join(",", (proc.name, "x", toupper(fd.name)))``."""
+
+    items: tuple[Operand, ...]
+
+
+Operand = FieldRef | Transform | Literal | ListValue | OperandList
 
 
 @dataclass(frozen=True)

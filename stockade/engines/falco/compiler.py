@@ -24,6 +24,8 @@ from stockade.engines.falco.ast import (
     MacroRef,
     Node,
     Not,
+    Operand,
+    OperandList,
     Or,
     Transform,
 )
@@ -154,7 +156,8 @@ def glob_to_regex(pat: str, sep: bool = False, icase: bool = False) -> re.Patter
         else:
             out.append(re.escape(c))
         i += 1
-    flags = re.S | (re.I if icase else 0)
+    # iglob folds ASCII letters only, as fnmatch's FNM_CASEFOLD in the C locale
+    flags = re.S | ((re.I | re.A) if icase else 0)
     return re.compile("".join(out) + r"\Z", flags)
 
 
@@ -229,6 +232,20 @@ def _in_nets(v: Any, nets: list[Any]) -> bool:
     return any(addr.version == n.version and addr in n for n in nets)
 
 
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+_ASCII_UPPER = {c: c - 32 for c in range(ord("a"), ord("z") + 1)}
+
+
+def _alower(s: str) -> str:
+    """ASCII-only lower case (libsinsp folds bytes with the C locale's tolower)."""
+    return s.lower() if s.isascii() else s.translate(_ASCII_LOWER)
+
+
+def _aupper(s: str) -> str:
+    """ASCII-only upper case."""
+    return s.upper() if s.isascii() else s.translate(_ASCII_UPPER)
+
+
 def _tf(name: str, v: Any) -> Any:
     """Apply a one-argument transformer; ``None`` stays ``None``."""
     if v is None:
@@ -243,14 +260,18 @@ def _tf(name: str, v: Any) -> Any:
         return tuple(_tf(name, x) for x in v)
     s = _as_str(v)
     if name == "tolower":
-        return s.lower()
+        return _alower(s)
     if name == "toupper":
-        return s.upper()
+        return _aupper(s)
     if name == "basename":
         return "" if s.endswith("/") else s.rsplit("/", 1)[-1]
     if name == "b64":
+        # padding is optional: "YWFhLWJiYg" decodes like "YWFhLWJiYg=="
+        body = s.rstrip("=")
+        if len(body) % 4 == 1:
+            return None
         try:
-            return base64.b64decode(s, validate=False).decode("utf-8", "replace")
+            return base64.b64decode(body + "=" * (-len(body) % 4), validate=False).decode("utf-8", "replace")
         except (ValueError, TypeError):
             return None
     return s
@@ -300,7 +321,7 @@ def _str_op(op: str, s: str, text: str) -> bool:
     if op == "contains":
         return text in s
     if op == "icontains":
-        return text.lower() in s.lower()
+        return _alower(text) in _alower(s)
     if op == "startswith":
         return s.startswith(text)
     if op == "endswith":
@@ -390,6 +411,7 @@ class Compiler:
             "_tf": _tf,
             "_in_nets": _in_nets,
             "_as_str": _as_str,
+            "_alower": _alower,
         }
         self.consts: dict[Any, str] = {}
         self.warnings: list[str] = []
@@ -446,31 +468,55 @@ class Compiler:
             if len(op.args) != 1 or not isinstance(op.args[0], (FieldRef, Transform)):
                 raise CompileError(f"transformer '{name}' takes exactly one field argument")
             inner, typ = self.operand(op.args[0])
+            # libsinsp: len takes strings, byte buffers and lists of anything; b64 strings and
+            # byte buffers; tolower/toupper/basename strings only (lists of them included)
             if name == "len":
+                if typ in ("num", "bool", "ip", "net"):
+                    raise CompileError(f"field type {_TYPE_NAMES[typ]} not supported by transformer 'len'")
                 return f"_tf('len', {inner})", "num"
-            if typ in ("num", "bool", "ip", "net"):
-                raise CompileError(f"transformer '{name}' is not supported on {_TYPE_NAMES[typ]} fields")
+            if typ in ("num", "bool", "ip", "net") or (typ == "buf" and name != "b64"):
+                raise CompileError(f"field type {_TYPE_NAMES[typ]} not supported by transformer '{name}'")
             # a transformed list (or ancestor chain) stays a list of transformed values
             return f"_tf({name!r}, {inner})", typ if typ in ("list", "anc", "any") else "str"
         if name in ("concat", "join"):
-            parts = []
             args = list(op.args)
-            sep_src = "''"
             if name == "join":
-                if not args or not isinstance(args[0], Literal):
-                    raise CompileError("transformer 'join' needs a separator string first")
-                sep_src = self.const(args[0].text)
-                args = args[1:]
-            for a in args:
-                if isinstance(a, (FieldRef, Transform)):
-                    parts.append(self.operand(a)[0])
-                elif isinstance(a, Literal):
-                    parts.append(self.const(a.text))
-                elif isinstance(a, ListValue):
-                    parts.append(self.const(tuple(i.text for i in a.items)))
+                # join(separator, (items...)): exactly two arguments, a single value then a list
+                if len(args) != 2 or not isinstance(args[1], (OperandList, ListValue)):
+                    raise CompileError("transformer 'join' takes a separator and a parenthesised list")
+                sep_src = self.scalar_arg(name, args[0])
+                lst = args[1]
+                items: tuple[Operand, ...] = lst.items
+                parts = [self.list_item_arg(a) for a in items]
+            else:
+                # concat(a, b, ...): two or more single values
+                if len(args) < 2:
+                    raise CompileError("transformer 'concat' takes at least two arguments")
+                sep_src = "''"
+                parts = [self.scalar_arg(name, a) for a in args]
             fn = self.const(_concat)
-            return f"{fn}({sep_src}, ({', '.join(parts)},))", "str"
+            return f"{fn}({sep_src}, ({''.join(p + ', ' for p in parts)}))", "str"
         raise CompileError(f"unknown transformer '{name}'")
+
+    def scalar_arg(self, name: str, a: Operand) -> str:
+        """A single-valued transformer argument (a list or list-valued field is an error)."""
+        if isinstance(a, Literal):
+            return self.const(a.text)
+        if isinstance(a, (FieldRef, Transform)):
+            src, typ = self.operand(a)
+            if typ == "list":
+                raise CompileError(f"transformer '{name}' does not accept list arguments")
+            return src
+        raise CompileError(f"transformer '{name}' does not accept list arguments")
+
+    def list_item_arg(self, a: Operand) -> str:
+        """An item of join's list: a constant, a field (a list field adds all its values) or a
+        transformer."""
+        if isinstance(a, Literal):
+            return self.const(a.text)
+        if isinstance(a, (FieldRef, Transform)):
+            return self.operand(a)[0]
+        raise CompileError("transformer 'join' does not accept nested lists")
 
     # -- checks ----------------------------------------------------------------------------
     def check(self, c: Check) -> str:
@@ -614,7 +660,8 @@ class Compiler:
         if op == "contains":
             return f"((_v := {lhs}) is not None and {c} in _v)"
         if op == "icontains":
-            return f"((_v := {lhs}) is not None and {self.const(text.lower())} in _v.lower())"
+            low = self.const(_alower(text))
+            return f"((_v := {lhs}) is not None and {low} in (_v.lower() if _v.isascii() else _alower(_v)))"
         if op == "startswith":
             return f"((_v := {lhs}) is not None and _v.startswith({c}))"
         if op == "endswith":

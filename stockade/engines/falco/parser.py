@@ -21,6 +21,7 @@ from stockade.engines.falco.ast import (
     Node,
     Not,
     Operand,
+    OperandList,
     Or,
     Transform,
 )
@@ -274,8 +275,37 @@ class _Parser:
             self.i = m.end()
             return Literal(m.group())
         if self.peek("("):
-            return self.parse_list_value()
+            return self.parse_targ_list()
         raise self.error(f"expected a field or a value as transformer argument after '{self.last}'")
+
+    def parse_targ_list(self) -> OperandList:
+        """``( item, ... )`` inside a transformer: items are fields, transformers or values."""
+        self.i += 1
+        self.last = "("
+        self.blanks()
+        items: list[Operand] = []
+        if self.peek(")"):
+            self.i += 1
+            self.last = ")"
+            return OperandList(())
+        while True:
+            if self.peek("("):
+                raise self.error("a transformer list cannot contain another list")
+            try:
+                items.append(self.parse_targ())
+            except ParseError:
+                items.append(self.parse_value())
+            self.blanks()
+            if self.peek(","):
+                self.i += 1
+                self.last = ","
+                self.blanks()
+                continue
+            if self.peek(")"):
+                self.i += 1
+                self.last = ")"
+                return OperandList(tuple(items))
+            raise self.error("expected a ')' or ',' token")
 
     def parse_lhs(self) -> FieldRef | Transform | None:
         f = self.parse_field()
