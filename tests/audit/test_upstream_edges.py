@@ -551,3 +551,11 @@ def test_request_received_is_reported_only_for_rules_a_request_reaches() -> None
     assert request_received_recorded(p) == []
     q = _policy({"level": "None", "verbs": ["watch"]}, {"level": "Metadata"})
     assert request_received_recorded(q) == [1]
+
+
+def test_policy_api_version_must_be_one_the_loader_decodes() -> None:
+    body: dict[str, Any] = {"kind": "Policy", "rules": [{"level": "Metadata"}]}
+    assert Policy.from_dict({**body, "apiVersion": "audit.k8s.io/v1"}).rules[0].level is Level.METADATA
+    assert Policy.from_dict({**body, "apiVersion": "audit.k8s.io/v1beta1"}).rules[0].level is Level.METADATA
+    with pytest.raises(InputError, match=r"unknown apiVersion 'audit\.k8s\.io/v2'"):
+        Policy.from_dict({**body, "apiVersion": "audit.k8s.io/v2"}, source="policy.yaml")

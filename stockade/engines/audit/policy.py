@@ -29,6 +29,8 @@ from stockade.errors import InputError
 
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
+_POLICY_VERSIONS = frozenset({"audit.k8s.io/v1", "audit.k8s.io/v1beta1", "audit.k8s.io/v1alpha1"})
+
 STAGES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
 """The audit stages, in the order an event passes through them."""
 
@@ -321,6 +323,12 @@ class Policy:
         kind = body.get("kind")
         if kind is not None and kind != "Policy":
             raise InputError(source, f"expected kind Policy, got {kind!r}")
+        api_version = body.get("apiVersion")
+        if api_version is not None and api_version not in _POLICY_VERSIONS:
+            # The API server's policy loader decodes only these versions.
+            raise InputError(
+                source, f"unknown apiVersion {api_version!r} for an audit Policy (expected audit.k8s.io/v1)"
+            )
         omit = _stages(body.get("omitStages"), source, "omitStages")
         omf = body.get("omitManagedFields", False)
         if not isinstance(omf, bool):
