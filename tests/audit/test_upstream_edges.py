@@ -559,3 +559,18 @@ def test_policy_api_version_must_be_one_the_loader_decodes() -> None:
     assert Policy.from_dict({**body, "apiVersion": "audit.k8s.io/v1beta1"}).rules[0].level is Level.METADATA
     with pytest.raises(InputError, match=r"unknown apiVersion 'audit\.k8s\.io/v2'"):
         Policy.from_dict({**body, "apiVersion": "audit.k8s.io/v2"}, source="policy.yaml")
+
+
+def test_generated_names_are_valid_object_names_like_audit2rbac() -> None:
+    from stockade.engines.audit.rbacgen import default_name
+
+    assert default_name(Subject("ServiceAccount", "trainer", "ml")) == "audit2rbac:trainer"
+    assert default_name(Subject("ServiceAccount", "default", "ml")) == "audit2rbac:system:serviceaccount:ml:default"
+    assert (
+        default_name(Subject("User", "https://issuer.example/#Alice%40x"))
+        == "audit2rbac:https:--issuer-example--alice-40x"
+    )
+    perms = [Permission("ml", "", "pods", "get", "p")]
+    docs = generate(perms, Subject("User", "oidc:https://idp/alice"))
+    assert {d["metadata"]["name"] for d in docs} == {"audit2rbac:oidc:https:--idp-alice"}
+    assert generate(perms, Subject("User", "alice"), name="custom")[0]["metadata"]["name"] == "custom"

@@ -12,6 +12,7 @@ names), then resources of the same (group, verbs, names).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -180,7 +181,7 @@ def _rules(perms: list[Permission]) -> list[dict[str, Any]]:
 
 def generate(perms: list[Permission], subject: Subject, name: str = "") -> list[dict[str, Any]]:
     """Role/ClusterRole objects and their bindings (a list of manifests, in apply order)."""
-    base = name or f"audit2rbac:{subject.name}"
+    base = name or default_name(subject)
     by_ns: dict[str, list[Permission]] = defaultdict(list)
     for p in perms:
         by_ns[p.namespace].append(p)
@@ -223,6 +224,18 @@ def generate(perms: list[Permission], subject: Subject, name: str = "") -> list[
             }
         )
     return out
+
+
+def default_name(subject: Subject) -> str:
+    """``audit2rbac:<name>`` as audit2rbac names its output.
+
+    A service account is named by its account name, except ``default`` (too common to tell
+    apart), which keeps the whole user name. The name is lower-cased and every character other
+    than a letter, digit or ``:`` becomes ``-``, so it is a valid object name whatever the user
+    name holds (``/`` and ``%`` are not allowed in RBAC object names).
+    """
+    who = subject.name if subject.kind == "ServiceAccount" and subject.name != "default" else subject.username
+    return "audit2rbac:" + re.sub(r"[^a-z0-9:]", "-", who.lower())
 
 
 def parse_subject(user: str | None, service_account: str | None) -> Subject:
