@@ -1,0 +1,291 @@
+"""Edge cases of the Falco engine checked against upstream behaviour (beyond the shared vectors).
+
+Each test names the upstream code or test it follows:
+- falcosecurity/libs ``userspace/libsinsp/filter/parser.cpp`` (grammar), ``utils.cpp``
+  (``sinsp_numparser``: numbers are read with ``sscanf("%lu%c") == 1``), ``value_parser.cpp``
+  (booleans are exactly ``true``/``false``), ``test/filter_transformer.ut.cpp`` (transformers,
+  ``join``/``concat``);
+- falcosecurity/falco ``userspace/engine/rule_loader_reader.cpp`` (required_engine_version is read
+  as a yaml-cpp unsigned int, else with ``sinsp_version``'s ``sscanf("%u.%u.%u")``; exception
+  ``values`` must be a sequence);
+- falcosecurity/plugins ``plugins/k8saudit/pkg/k8saudit/extract.go`` (``ka.uri.param`` via Go's
+  ``url.ParseQuery``, ``getValuesRecursive``, ``readFromContainerEffectively``) and
+  ``plugins/json/pkg/json/json.go`` (``json.value``/``jevt.value`` pointer walk on fastjson).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stockade.engines.falco.engine import Engine, load_rules
+from stockade.engines.falco.events import FieldsEvent
+from stockade.engines.falco.fields import SYSCALL_SCHEMA
+from stockade.engines.falco.k8saudit import K8sAuditEvent
+from stockade.engines.falco.loader import RuleSet
+
+SYSCALL = {
+    "evt.type": "open",
+    "evt.num": 1,
+    "proc.name": "cat",
+    "proc.pid": 42,
+    "fd.name": "/tmp/file_to_run",
+    "fd.directory": "/tmp",
+    "proc.cmdline": "ÉCOLE run",
+    "evt.buffer": "abc",
+}
+
+AUDIT: dict[str, Any] = {
+    "auditID": "a1",
+    "verb": "create",
+    "user": {"username": "alice", "groups": ["dev", "ops"]},
+    "objectRef": {"resource": "pods", "namespace": "ml"},
+    "requestURI": "/api/v1/namespaces/ml/pods/p/exec?command=sh&command=-c&tty&x=a+b&y=%41",
+    "responseStatus": {"code": 201},
+    "requestObject": {
+        "spec": {
+            "runAsUser": 5,
+            "securityContext": {"runAsUser": 7},
+            "containers": [
+                {
+                    "name": "a",
+                    "image": "reg:5000/app:1",
+                    "securityContext": {"runAsUser": 9, "capabilities": {"add": ["NET_ADMIN", "SYS_TIME"]}},
+                },
+                {"name": "b", "image": "busybox", "runAsUser": 3},
+            ],
+        }
+    },
+    "arr": [10, 20, 30],
+    "a/b": {"m~n": "slash-tilde"},
+}
+
+
+def _rule(cond: str, source: str = "syscall", **extra: Any) -> dict[str, Any]:
+    return {"rule": "r", "desc": "d", "condition": cond, "output": "o", "priority": "INFO", "source": source, **extra}
+
+
+def _eval(cond: str, event: Any = None, source: str = "syscall") -> bool | str:
+    rs = RuleSet()
+    if not rs.load_items([_rule(cond, source)]):
+        return "error: " + rs.errors[0].message
+    if source == "syscall":
+        ev: Any = FieldsEvent(event if event is not None else SYSCALL, "syscall", SYSCALL_SCHEMA)
+    else:
+        ev = K8sAuditEvent(event if event is not None else AUDIT)
+    return bool(Engine(rs).match(ev))
+
+
+def _load_text(tmp_path: Path, text: str) -> RuleSet:
+    f = tmp_path / "rules.yaml"
+    f.write_text(text)
+    return load_rules([str(f)])
+
+
+# -- numeric and boolean filter values (libs sinsp_numparser / value parser) -----------------
+
+
+@pytest.mark.parametrize(
+    ("cond", "expected"),
+    [
+        ("proc.pid = 42", True),
+        ("proc.pid > 41", True),
+        ("proc.pid in (41, 42)", True),
+        ('proc.pid = "+42"', True),  # sscanf %lu accepts a sign
+        # sscanf("%lu%c") == 1 rejects anything after the digits: no hex, fraction or exponent
+        ("proc.pid = 0x2a", "error"),
+        ("proc.pid > 1e+3", "error"),
+        ("proc.pid < 1.5", "error"),
+        ("proc.pid in (42, 0x2b)", "error"),
+    ],
+)
+def test_numeric_values_read_like_sscanf(cond: str, expected: bool | str) -> None:
+    got = _eval(cond)
+    if expected == "error":
+        assert isinstance(got, str) and "not a valid number" in got
+    else:
+        assert got is expected
+
+
+def test_number_exponent_needs_a_sign() -> None:
+    # parser.cpp RGX_NUMBER: [eE][+-][0-9]+, so "1e3" lexes as "1" followed by a stray token
+    got = _eval("proc.pid > 1e3")
+    assert got == "error: unexpected token after '1', expecting 'or', 'and'"
+
+
+def test_bool_values_are_case_sensitive(tmp_path: Path) -> None:
+    # libs value parser: PT_BOOL takes exactly "true" or "false"
+    assert _eval("evt.is_open_read = true", {**SYSCALL, "evt.is_open_read": True}) is True
+    got = _eval("evt.is_open_read = TRUE", {**SYSCALL, "evt.is_open_read": True})
+    assert isinstance(got, str) and "bool" in got
+
+
+# -- transformers (libs test/filter_transformer.ut.cpp) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cond",
+    [
+        "join(fd.name, (fd.name,fd.directory)) = /tmp/file_to_run/tmp/file_to_run/tmp",
+        'join("-", (fd.name,fd.directory)) = /tmp/file_to_run-/tmp',
+        'join("-", ("aaa","bbb")) = aaa-bbb',
+        'join("->", ("aaa")) = aaa',
+        'join("->", (fd.name, "aaa", fd.directory)) = /tmp/file_to_run->aaa->/tmp',
+        'join("->", (toupper(fd.name), "aaa")) = /TMP/FILE_TO_RUN->aaa',
+        'join("-", (fd.directory, join("->", ( "aaa", toupper(fd.name))))) = /tmp-aaa->/TMP/FILE_TO_RUN',
+        'join(",", (evt.num, evt.num)) = "1,1"',
+        'join(",", ()) = ""',
+        'concat(fd.directory, concat("aaa", toupper(fd.name))) = /tmpaaa/TMP/FILE_TO_RUN',
+        'toupper(join("-", (fd.name, fd.directory))) = /TMP/FILE_TO_RUN-/TMP',
+        'len(join("-", (fd.name, fd.directory))) = 21',
+        # b64 of unpadded text: "YWFhLWJiYg" is "aaa-bbb"
+        'b64(join("W", ("YWFhL", "JiYg"))) = "aaa-bbb"',
+        'b64(concat("YWFh", "YmJi")) = "aaabbb"',
+        "len(evt.buffer) = 3",
+    ],
+)
+def test_multivalue_transformers(cond: str) -> None:
+    assert _eval(cond) is True
+
+
+@pytest.mark.parametrize(
+    "cond",
+    [
+        "join() = foo",
+        'join("-") = foo',
+        'join("-", "a", "b") = foo',
+        'join(("a", "b"), ("a", "b")) = foo',
+        'join(("a", "b"), "a") = foo',
+        'join("a", "b") = foo',
+        "concat() = foo",
+        'concat("aaa") = foo',
+        'concat(("a", "b"), "a") = foo',
+        'concat("a", ("a", "b")) = foo',
+        # type checks: len/tolower take no numbers, basename/tolower take no byte buffers
+        "len(proc.pid) = 2",
+        "tolower(proc.pid) = 2",
+        "basename(evt.buffer) = abc",
+    ],
+)
+def test_transformer_argument_errors(cond: str) -> None:
+    got = _eval(cond)
+    assert isinstance(got, str) and got.startswith("error:")
+
+
+def test_case_folding_is_ascii_only() -> None:
+    # libsinsp folds with the C locale: only A-Z/a-z change case
+    assert _eval("proc.cmdline icontains ÉCOLE") is True
+    assert _eval("proc.cmdline icontains école") is False
+    assert _eval('tolower(proc.cmdline) = "École run"') is True
+    assert _eval('proc.cmdline iglob "é*"') is False
+    assert _eval('proc.cmdline iglob "Éc*"') is True
+
+
+# -- required_engine_version (falco rule_loader_reader.cpp) -----------------------------------
+
+_RULE_YAML = "- rule: r\n  desc: d\n  output: o\n  priority: INFO\n  condition: evt.type=open\n"
+
+
+@pytest.mark.parametrize(
+    ("version", "ok"),
+    [
+        ("15", True),  # an unsigned int N means 0.N.0
+        ("0x10", True),  # yaml-cpp reads unsigned ints with base detection: 0.16.0
+        ("017", True),  # octal: 0.15.0
+        ("0.57.0.1", True),  # sscanf("%u.%u.%u") ignores what follows the third number
+        ("0.57.0-rc1", True),
+        ("0.57", False),
+        ("15.0", False),
+        ("v0.57.0", False),
+        ("0x3A", False),  # 0.58.0 is newer than the engine
+    ],
+)
+def test_required_engine_version_formats(tmp_path: Path, version: str, ok: bool) -> None:
+    rs = _load_text(tmp_path, f"- required_engine_version: {version}\n" + _RULE_YAML)
+    assert rs.ok is ok, [e.describe() for e in rs.errors]
+
+
+def test_exception_values_null_is_not_a_sequence(tmp_path: Path) -> None:
+    # rule_loader_reader.cpp: a defined but null 'values' fails "Rule exception values must be a sequence"
+    text = _RULE_YAML + "  exceptions:\n  - name: e\n    fields: [proc.name]\n    values:\n"
+    rs = _load_text(tmp_path, text)
+    assert not rs.ok
+    assert rs.errors[0].code == "LOAD_ERR_YAML_VALIDATE"
+    assert "values must be a sequence" in rs.errors[0].message
+
+
+# -- k8saudit extraction (plugins extract.go) and json.value (json.go) --------------------------
+
+
+def test_uri_param_follows_go_parse_query() -> None:
+    ev = K8sAuditEvent(AUDIT)
+    assert ev.get("ka.uri.param[command]") == "sh"  # first value
+    assert ev.get("ka.uri.param[tty]") == ""  # a key without '=' has an empty value
+    assert ev.get("ka.uri.param[x]") == "a b"  # '+' is a blank
+    assert ev.get("ka.uri.param[y]") == "A"
+    assert ev.get("ka.uri.param[nope]") is None
+
+
+@pytest.mark.parametrize("query", ["a=1&b=%zz", "a=1;b=2"])
+def test_uri_param_missing_when_query_does_not_parse(query: str) -> None:
+    # url.ParseQuery reports an error (bad escape, ';' separator): the plugin sets no value
+    ev = K8sAuditEvent({**AUDIT, "requestURI": f"/api/v1/pods?{query}"})
+    assert ev.get("ka.uri.param[a]") is None
+
+
+def test_container_images_missing_when_a_container_has_none() -> None:
+    # readContainerImages converts every value with arrayAsStrings, which fails on a nil
+    base = AUDIT["requestObject"]["spec"]
+    spec = {**base, "containers": [{"name": "a", "image": "nginx:1"}, {"name": "b"}]}
+    ev = K8sAuditEvent({**AUDIT, "requestObject": {"spec": spec}})
+    assert ev.get("ka.req.pod.containers.image") is None
+    assert ev.get("ka.req.pod.containers.image.repository") is None
+    assert ev.get("ka.req.container.image") == "nginx:1"  # only containers[0] is read
+
+
+def test_container_image_repository_cuts_at_first_colon() -> None:
+    ev = K8sAuditEvent(AUDIT)
+    assert ev.get("ka.req.pod.containers.image.repository") == ("reg", "busybox")
+
+
+def test_add_capabilities_is_one_json_value_per_container() -> None:
+    # getValuesRecursive stops at the 'add' key: the array itself is the value
+    ev = K8sAuditEvent(AUDIT)
+    assert ev.get("ka.req.pod.containers.add_capabilities") == ('["NET_ADMIN","SYS_TIME"]',)
+
+
+def test_effective_run_as_user_reads_plugin_keys() -> None:
+    # readFromContainerEffectively: containers[i].runAsUser, else spec.runAsUser, else "0"
+    # (not securityContext, which run_as_user reads)
+    ev = K8sAuditEvent(AUDIT)
+    assert ev.get("ka.req.pod.containers.eff_run_as_user") == ("5", "3")
+    assert ev.get("ka.req.pod.containers.run_as_user") == ("9",)
+    spec = {"containers": [{"name": "a"}]}
+    ev2 = K8sAuditEvent({**AUDIT, "requestObject": {"spec": spec}})
+    assert ev2.get("ka.req.pod.containers.eff_run_as_user") == ("0",)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("jevt.value[/verb]", "create"),
+        ("jevt.value[verb]", "create"),  # one leading '/' is optional
+        ("json.value[/arr]", "[10,20,30]"),
+        ("jevt.value[/arr/1]", "20"),
+        ("jevt.value[/arr/01]", "20"),  # fastjson reads indexes with strconv.Atoi
+        ("jevt.value[/arr/-1]", None),
+        ("jevt.value[/arr/3]", None),
+        ("jevt.value[/a~1b/m~0n]", "slash-tilde"),
+        ("jevt.value[/responseStatus/code]", "201"),
+        ("jevt.value[/objectRef/nope]", None),
+    ],
+)
+def test_json_pointer(field: str, value: str | None) -> None:
+    assert K8sAuditEvent(AUDIT).get(field) == value
+
+
+def test_json_pointer_in_conditions() -> None:
+    assert _eval("jevt.value[verb] = create", source="k8s_audit") is True
+    assert _eval("jevt.value[/arr/01] = 20", source="k8s_audit") is True
