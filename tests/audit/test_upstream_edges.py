@@ -574,3 +574,17 @@ def test_generated_names_are_valid_object_names_like_audit2rbac() -> None:
     docs = generate(perms, Subject("User", "oidc:https://idp/alice"))
     assert {d["metadata"]["name"] for d in docs} == {"audit2rbac:oidc:https:--idp-alice"}
     assert generate(perms, Subject("User", "alice"), name="custom")[0]["metadata"]["name"] == "custom"
+
+
+def test_rbac_learns_from_request_received_only_when_denied_requests_count() -> None:
+    subject = Subject("User", "alice")
+    evs = parsed(
+        event("alice", "get", "pods", "ml", "p", stage="RequestReceived"),  # later stages omitted by policy
+        event("alice", "get", "secrets", "ml", "s", stage="RequestReceived"),
+        event("alice", "get", "secrets", "ml", "s", code=403),
+    )
+    assert permissions_of(evs, subject) == [
+        Permission("ml", "", "pods", "get", "p"),
+        Permission("ml", "", "secrets", "get", "s"),
+    ]
+    assert permissions_of(evs, subject, include_denied=False) == []

@@ -72,7 +72,9 @@ def permissions_of(events: Iterable[AuditEvent], subject: Subject, include_denie
     user = subject.username
     seen: set[Permission] = set()
     for ev in events:
-        if ev.stage not in _FINAL:
+        # A RequestReceived event still shows the request (a policy may omit the later stages),
+        # but not whether it was allowed: it counts only when denied requests count too.
+        if ev.stage not in _FINAL and (ev.stage != "RequestReceived" or not include_denied):
             continue
         acting = ev.impersonated_user or ev.user
         if acting != user and ev.user != user:
