@@ -551,7 +551,8 @@ def test_cluster_network_policy_schema() -> None:
     assert "priority" in tier_rejected(cnp("Admin", None, egress=deny_all))
     # Host bits are rejected by the CIDR rule, not masked.
     assert "masked" in tier_rejected(cnp("Admin", 1, egress=[{"action": "Deny", "to": [{"networks": ["10.0.0.1/8"]}]}]))
-    assert "masked" in tier_rejected(cnp("Admin", 1, egress=[{"action": "Deny", "to": [{"networks": ["10.0.0.1"]}]}]))
+    bare = [{"action": "Deny", "to": [{"networks": ["10.0.0.1"]}]}]
+    assert "no prefix" in tier_rejected(cnp("Admin", 1, egress=bare))
     # An empty or unknown protocol entry must not widen the rule to every port.
     for protocols in (
         [],
@@ -648,3 +649,22 @@ spec:
     assert not report.errors
     (ext,) = [f for f in report.findings if f.check_id == "netpol.sensitive-egress-external"]
     assert str(ext.subject) == "Pod/ml/trainer" and ext.detail == "ml/trainer: egress to ip:52.0.0.0 TCP/1-65535"
+
+
+def test_cidr_parsing_follows_the_api_server() -> None:
+    # A bare address is not a CIDR; host bits are masked; leading zeros read as decimal (sloppy parser).
+    assert "no prefix length" in rejected(
+        {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.1"}}]}]}
+    )
+    assert "no prefix length" in rejected(
+        {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.0.0.1"]}}]}]}
+    )
+    pol = parse_network_policy(
+        np("sloppy", {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "010.000.0.1/16"}}]}]})
+    )
+    rules = pol.ingress or ()
+    block = (rules[0].peers or ())[0].ip_block
+    assert block is not None and str(block.cidr) == "10.0.0.0/16"
+    # ClusterNetworkPolicy's CEL rule is strict about both.
+    lead = cnp("Admin", 1, egress=[{"action": "Deny", "to": [{"networks": ["010.0.0.0/8"]}]}])
+    assert "masked" in tier_rejected(lead)

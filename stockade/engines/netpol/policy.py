@@ -216,9 +216,16 @@ def _sel(raw: Any, where: str) -> Selector:
 def _network(text: Any, where: str) -> IPNetwork:
     if not isinstance(text, str):
         raise PolicyError(f"{where}: must be a CIDR string")
+    addr, slash, prefix = text.partition("/")
+    if not slash:
+        # ParseCIDR needs the prefix length: a bare address is not a CIDR.
+        raise PolicyError(f"{where}: invalid CIDR {text!r} (no prefix length)")
+    if "." in addr and ":" not in addr and re.fullmatch(r"\d{1,3}(\.\d{1,3}){3}", addr):
+        # The API server's sloppy parser reads leading zeros as decimal (010.0.0.0 is 10.0.0.0).
+        addr = ".".join(str(int(part)) for part in addr.split("."))
     try:
-        # strict=False: older API servers accepted host bits (10.0.0.1/24) and masked them.
-        return ipaddress.ip_network(text.strip(), strict=False)
+        # strict=False: the API server accepts host bits (10.0.0.1/24) and masks them.
+        return ipaddress.ip_network(f"{addr}/{prefix}", strict=False)
     except ValueError:
         raise PolicyError(f"{where}: invalid CIDR {text!r}") from None
 
@@ -499,16 +506,25 @@ def _tier_peer_strict(raw: Any, where: str, kind: str) -> TierPeer:
     if key == "nodes":
         return TierPeer("nodes", nodes=_sel(value, f"{where}.nodes"))
     if key == "networks":
-        nets = tuple(_network(n, f"{where}.networks[{i}]") for i, n in enumerate(_list(value, f"{where}.networks")))
+        try:
+            nets = tuple(_network(n, f"{where}.networks[{i}]") for i, n in enumerate(_list(value, f"{where}.networks")))
+        except PolicyError as e:
+            # v1alpha1 leaves CIDR parsing to implementations (fail closed); the CNP schema rejects it.
+            if kind == "ClusterNetworkPolicy":
+                raise _RejectedPeer(str(e)) from None
+            raise
         for i, text in enumerate(value):
             if ":" in text and "." in text:
                 # CEL on CIDR: an IPv4 address embedded in IPv6 is not supported.
                 raise _RejectedPeer(f"{where}.networks[{i}]: {text!r} mixes IPv4 and IPv6")
         if kind == "ClusterNetworkPolicy":
             for i, (text, net) in enumerate(zip(value, nets, strict=True)):
-                # CEL `isCIDR(self) && cidr(self) == cidr(self).masked()`: host bits are rejected, not masked.
-                if "/" not in text or ipaddress.ip_interface(text.strip()).ip != net.network_address:
-                    raise _RejectedPeer(f"{where}.networks[{i}]: {text!r} is not a masked CIDR (use {net})")
+                # CEL `isCIDR(self) && cidr(self) == cidr(self).masked()`: host bits (and leading
+                # zeros) are rejected, not masked.
+                try:
+                    ipaddress.ip_network(text, strict=True)
+                except ValueError:
+                    raise _RejectedPeer(f"{where}.networks[{i}]: {text!r} is not a masked CIDR (use {net})") from None
         return TierPeer("networks", networks=nets)
     return TierPeer("domains", domains=tuple(str(d) for d in _list(value, f"{where}.domainNames")))
 
