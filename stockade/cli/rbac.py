@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stockade.engines.rbac import Authorizer, UserInfo
+    from stockade.engines.rbac import Authorizer, PolicyRule, UserInfo
     from stockade.engines.rbac.resources import ResourceCatalog
 
 
@@ -326,12 +326,12 @@ def _print_list(inputs: _Inputs, user: UserInfo, namespace: str, args: argparse.
     return 0
 
 
-def _go_list(items: Any) -> str:
+def _go_list(items: tuple[str, ...]) -> str:
     """Go's ``%v`` of a string slice."""
     return f"[{' '.join(items)}]"
 
 
-def _go_rule_string(rule: Any) -> str:
+def _go_rule_string(rule: PolicyRule) -> str:
     """The Go ``String()`` of a PolicyRule, which kubectl sorts ``--list`` rows by."""
     return (
         f"&PolicyRule{{Verbs:{_go_list(rule.verbs)},APIGroups:{_go_list(rule.api_groups)},"
@@ -340,7 +340,7 @@ def _go_rule_string(rule: Any) -> str:
     )
 
 
-def _combine_resource_group(rule: Any) -> str:
+def _combine_resource_group(rule: PolicyRule) -> str:
     """kubectl's Resources cell: ``resource[.group][/subresource]`` (``deployments.apps/scale``)."""
     if not rule.resources:
         return ""

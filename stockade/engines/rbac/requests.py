@@ -78,7 +78,11 @@ def as_authorized(a: Attributes) -> Attributes:
     ``deletecollection`` go to the collection URL, so the API server never knows a name for them
     (a rule with ``resourceNames`` can never allow them). Audit logs and declared needs may still
     name the object; the name is dropped here."""
-    if a.is_resource_request and a.name and (a.verb == "deletecollection" or (a.verb == "create" and not a.subresource)):
+    if (
+        a.is_resource_request
+        and a.name
+        and (a.verb == "deletecollection" or (a.verb == "create" and not a.subresource))
+    ):
         return replace(a, name="")
     return a
 
