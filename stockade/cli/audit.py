@@ -92,6 +92,12 @@ def register(sub: Any) -> None:
     rb.add_argument("logs", nargs="+", metavar="LOG")
     rb.add_argument("--name", default="", help="name of the generated roles/bindings (default audit2rbac:<name>)")
     rb.add_argument("--allowed-only", action="store_true", help="learn only from requests that were allowed")
+    rb.add_argument(
+        "--generalise",
+        action="store_true",
+        help="broaden like audit2rbac: several namespaces -> cluster-wide, several names -> any name, "
+        "related verbs added (list -> get, watch; ...)",
+    )
     rb.set_defaults(func=run_rbac)
 
 
@@ -384,7 +390,7 @@ def run_rbac(args: argparse.Namespace) -> int:
     import yaml
 
     from stockade.engines.audit.events import ReadStats, iter_events
-    from stockade.engines.audit.rbacgen import generate, parse_subject, permissions_of
+    from stockade.engines.audit.rbacgen import generalise, generate, parse_subject, permissions_of
 
     try:
         subject = parse_subject(args.user, args.serviceaccount)
@@ -396,7 +402,7 @@ def run_rbac(args: argparse.Namespace) -> int:
     if not perms:
         print(f"stockade: no requests by {subject.username} in the logs", file=sys.stderr)
         return 1
-    docs = generate(perms, subject, args.name)
+    docs = generate(generalise(perms) if args.generalise else perms, subject, args.name)
     from stockade.engines.audit.rbacgen import verify
 
     missing = verify(docs, perms, subject)

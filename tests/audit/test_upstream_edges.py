@@ -8,6 +8,7 @@ authentication and before impersonation; ``audit rbac`` follows audit2rbac's cho
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -588,3 +589,55 @@ def test_rbac_learns_from_request_received_only_when_denied_requests_count() -> 
         Permission("ml", "", "secrets", "get", "s"),
     ]
     assert permissions_of(evs, subject, include_denied=False) == []
+
+
+def test_generalise_broadens_like_audit2rbac() -> None:
+    from stockade.engines.audit.rbacgen import generalise
+
+    subject = Subject("ServiceAccount", "trainer", "ml")
+    perms = permissions_of(
+        parsed(
+            event(SA, "get", "configmaps", "ml", "a"),
+            event(SA, "get", "configmaps", "data", "b"),  # second namespace and name -> any, cluster-wide
+            event(SA, "list", "pods", "ml"),  # one namespace: stays a Role; list brings get and watch
+            event(SA, "get", "secrets", "ml", "s"),  # one name: stays named
+            event(SA, "get", path="/metrics"),
+        ),
+        subject,
+    )
+    wide = generalise(perms)
+    assert Permission("", "", "configmaps", "get") in wide
+    assert {p.verb for p in wide if p.resource == "pods"} == {"get", "list", "watch"}
+    assert {p.namespace for p in wide if p.resource == "pods"} == {"ml"}
+    assert [p for p in wide if p.resource == "secrets"] == [Permission("ml", "", "secrets", "get", "s")]
+    assert Permission("", "", "", "get", url="/metrics") in wide
+    docs = generate(wide, subject)
+    assert verify(docs, perms, subject) == []  # still allows everything learned
+    assert _allowed(docs, SA, Attributes("get", "other", resource="configmaps", name="z"))
+    assert not _allowed(docs, SA, Attributes("list", "other", resource="pods"))
+
+
+def test_cli_rbac_generalise(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from stockade.cli.main import main
+    from tests.audit.helpers import write_log
+
+    log = write_log(
+        tmp_path / "audit.log",
+        [event(SA, "get", "configmaps", "ml", "a"), event(SA, "get", "configmaps", "data", "b")],
+    )
+    assert main(["audit", "rbac", "--serviceaccount", "ml:trainer", "--generalise", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert "from 2 distinct request(s)" in out
+    docs = list(yaml.safe_load_all(out))
+    assert [d["kind"] for d in docs] == ["ClusterRole", "ClusterRoleBinding"]
+    assert docs[0]["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]
+    assert main(["audit", "rbac", "--serviceaccount", "ml:trainer", str(log)]) == 0
+    narrow = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert [(d["kind"], d["metadata"]["namespace"]) for d in narrow] == [
+        ("Role", "data"),
+        ("RoleBinding", "data"),
+        ("Role", "ml"),
+        ("RoleBinding", "ml"),
+    ]

@@ -94,6 +94,47 @@ def permissions_of(events: Iterable[AuditEvent], subject: Subject, include_denie
     return sorted(seen, key=lambda p: (p.namespace, p.api_group, p.resource, p.verb, p.name, p.url))
 
 
+VERB_EXPANSIONS: dict[str, tuple[str, ...]] = {
+    "watch": ("get", "list"),
+    "list": ("get", "watch"),
+    "update": ("get", "patch"),
+    "patch": ("get", "update"),
+}
+"""Verbs audit2rbac grants alongside the one seen (a client that lists usually also watches)."""
+
+
+def generalise(perms: Iterable[Permission]) -> list[Permission]:
+    """Broaden permissions the way audit2rbac does by default (opt-in: this grants more than was used).
+
+    For one (API group, resource, verb): requests in several namespaces become one cluster-wide
+    permission (a ClusterRole), and requests naming several objects become one for any name;
+    each verb brings its related verbs (:data:`VERB_EXPANSIONS`). Non-resource URLs and
+    ``impersonate`` permissions are kept as they are.
+    """
+    plist = list(perms)
+    namespaces: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    names: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for p in plist:
+        if p.url or p.verb == "impersonate":
+            continue
+        key = (p.api_group, p.resource, p.verb)
+        if p.namespace:
+            namespaces[key].add(p.namespace)
+        if p.name:
+            names[key].add(p.name)
+    out: set[Permission] = set()
+    for p in plist:
+        if p.url or p.verb == "impersonate":
+            out.add(p)
+            continue
+        key = (p.api_group, p.resource, p.verb)
+        ns = "" if p.namespace and len(namespaces[key]) > 1 else p.namespace
+        name = "" if p.name and len(names[key]) > 1 else p.name
+        for verb in (p.verb, *VERB_EXPANSIONS.get(p.verb, ())):
+            out.add(Permission(ns, p.api_group, p.resource, verb, name))
+    return sorted(out, key=lambda p: (p.namespace, p.api_group, p.resource, p.verb, p.name, p.url))
+
+
 _AUTHN_GROUP = "authentication.k8s.io"
 
 
