@@ -109,10 +109,16 @@ class _Values(dict):  # type: ignore[type-arg]
         v: Any
         if arg == "0]":
             v = get(self, pair[0])
-        elif arg == "1]":
-            v = get(self, pair[1])
         elif arg:
-            v = None
+            # proc.aname[N]: the Nth ancestor, from the parent field or from a given chain
+            n = int(arg[:-1]) if arg[:-1].isdigit() else -1
+            chain_given = get(self, name)
+            if isinstance(chain_given, (list, tuple)) and 0 < n <= len(chain_given):
+                v = chain_given[n - 1]
+            elif n == 1:
+                v = get(self, pair[1])
+            else:
+                v = None
         else:
             chain = []
             first = get(self, f"{name}[1]", get(self, pair[1]))

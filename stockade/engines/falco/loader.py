@@ -967,11 +967,15 @@ class RuleSet:
         return p
 
     def _tags(self, el: dict[str, Any], file: str, line: int | None, name: str) -> frozenset[str]:
-        tags = el.get("tags")
-        if tags is None:
+        if "tags" not in el:
             return frozenset()
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise self._fail("LOAD_ERR_YAML_VALIDATE", "Value is not a sequence of scalars", file, line, "rule", name)
+        tags = el["tags"]
+        # like decode_seq in rule_loader_reader.cpp: a present 'tags:' must be a sequence
+        # (an empty 'tags:' is a null node, not a sequence) of scalars
+        if not isinstance(tags, list):
+            raise self._fail("LOAD_ERR_YAML_VALIDATE", "Value is not a sequence", file, line, "rule", name)
+        if not all(isinstance(t, str) for t in tags):
+            raise self._fail("LOAD_ERR_YAML_VALIDATE", "sequence value is not scalar", file, line, "rule", name)
         return frozenset(tags)
 
     def _merge_exceptions(self, prev: _Item, new: list[dict[str, Any]], file: str, line: int | None) -> None:
