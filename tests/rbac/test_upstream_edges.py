@@ -614,3 +614,39 @@ def test_requests_as_the_authorizer_sees_them() -> None:
         {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"]},
         {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": ["cm1"], "verbs": ["get"]},
     ]
+
+
+def test_named_namespace_requests_are_in_that_namespace() -> None:
+    cat = ResourceCatalog()
+    assert build_request(cat, "get", "namespaces", "ml").attributes == Attributes(
+        "get", "ml", "", "namespaces", "", "ml"
+    )
+    assert build_request(cat, "list", "namespaces").attributes.namespace == ""
+    assert build_request(cat, "update", "ns", "ml", subresource="finalize").attributes.namespace == "ml"
+    # A RoleBinding in "ml" granting get on namespaces lets its subjects read Namespace "ml" only.
+    authz = Authorizer.from_objects(
+        [
+            cr("ns-reader", {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]}),
+            rb("b", "ml", "ClusterRole", "ns-reader", user("u")),
+        ],
+        bootstrap=False,
+    )
+    assert authz.allows(UserInfo("u"), build_request(cat, "get", "namespaces", "ml").attributes)
+    assert not authz.allows(UserInfo("u"), build_request(cat, "get", "namespaces", "dev").attributes)
+
+
+def test_audit_requests_of_an_impersonated_identity() -> None:
+    events = [
+        {
+            "verb": "get",
+            "user": {"username": "admin"},
+            "impersonatedUser": {"username": "system:serviceaccount:ml:trainer"},
+            "objectRef": {"resource": "secrets", "namespace": "ml", "name": "s"},
+        },
+        {"verb": "list", "user": {"username": "admin"}, "objectRef": {"resource": "nodes"}},
+    ]
+    lines = [json.dumps(e) for e in events]
+    assert requests_from_audit(lines, "system:serviceaccount:ml:trainer") == [
+        Attributes("get", "ml", "", "secrets", "", "s")
+    ]
+    assert requests_from_audit(lines, "admin") == [Attributes("list", "", "", "nodes")]

@@ -2,7 +2,8 @@
 
 Namespace rules: an explicit namespace is used as given (kubectl only warns for a cluster-scoped
 resource); "all namespaces" is ``""``; otherwise namespaced resources use ``default`` and
-cluster-scoped ones (built-in, or input CRDs with ``scope: Cluster``) use ``""``. A target that
+cluster-scoped ones (built-in, or input CRDs with ``scope: Cluster``) use ``""``, except a named
+``namespaces`` object, whose requests the API server places in that namespace. A target that
 starts with ``/`` is a non-resource URL.
 """
 
@@ -60,6 +61,10 @@ def build_request(
         if not res.namespaced and ns:
             where = f" in group '{res.group}'" if res.group else ""
             warnings.append(f"resource '{res.resource}' is not namespace scoped{where}")
+    elif res.group == "" and res.resource == "namespaces" and name:
+        # GET /api/v1/namespaces/NAME is a request in namespace NAME (the API server's RequestInfo
+        # sets both), so RoleBindings there apply to the namespace object itself.
+        ns = name
     else:
         ns = DEFAULT_NAMESPACE if res.namespaced else ""
     attrs = Attributes(
@@ -171,7 +176,9 @@ def requests_from_audit(lines: Iterable[str], user: str | None = None, source: s
     """Requests recorded in an audit log (JSON lines of ``audit.k8s.io`` Events).
 
     Only ``ResponseComplete`` events (or events without a stage) count, optionally only those of
-    one user name. Non-resource requests are taken from ``requestURI`` without its query.
+    one user name: the impersonated user when the request was impersonated (the identity the
+    request was authorized as). Non-resource requests are taken from ``requestURI`` without its
+    query. A created object's name is dropped (see :func:`as_authorized`).
     """
     out: list[Attributes] = []
     seen: set[Attributes] = set()
@@ -187,7 +194,9 @@ def requests_from_audit(lines: Iterable[str], user: str | None = None, source: s
             continue
         if ev.get("stage") not in (None, "ResponseComplete"):
             continue
-        who = ev.get("user") if isinstance(ev.get("user"), Mapping) else {}
+        # An impersonated request was authorized as the impersonated identity, not the caller.
+        imp = ev.get("impersonatedUser")
+        who = imp if isinstance(imp, Mapping) else ev.get("user") if isinstance(ev.get("user"), Mapping) else {}
         assert isinstance(who, Mapping)
         if user is not None and who.get("username") != user:
             continue
