@@ -379,8 +379,13 @@ def run_who_can(args: argparse.Namespace) -> int:
     authz = inputs.authorizer
     attrs = built.attributes
     found = authz.who_can(attrs)
-    if args.all_namespaces and attrs.is_resource_request:
-        # "Anywhere": also RoleBindings of every namespace, each for a request in its namespace.
+    if (
+        args.all_namespaces
+        and attrs.is_resource_request
+        and inputs.catalog.is_namespaced(attrs.resource, attrs.api_group)
+    ):
+        # "Anywhere": also RoleBindings of every namespace, each for a request in its namespace
+        # (never for a cluster-scoped resource, which no RoleBinding grants).
         for ns in sorted({b.namespace for b in authz.bindings if b.kind == "RoleBinding"}):
             found += [
                 sg for sg in authz.who_can(replace(attrs, namespace=ns)) if sg.grant.binding.kind == "RoleBinding"

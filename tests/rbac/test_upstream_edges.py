@@ -650,3 +650,22 @@ def test_audit_requests_of_an_impersonated_identity() -> None:
         Attributes("get", "ml", "", "secrets", "", "s")
     ]
     assert requests_from_audit(lines, "admin") == [Attributes("list", "", "", "nodes")]
+
+
+def test_who_can_anywhere_skips_rolebindings_for_cluster_scoped_resources(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    reader = {"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list"]}
+    path = _write(
+        tmp_path,
+        cr("reader", reader),
+        rb("in-ml", "ml", "ClusterRole", "reader", user("ml-user")),
+        crb("everywhere", "reader", user("ops")),
+    )
+
+    def who(resource: str) -> list[str]:
+        assert main(["rbac", "who-can", "list", resource, "-A", "--no-bootstrap", "-o", "json", "-f", path]) == 0
+        return [row["subject"]["name"] for row in json.loads(capsys.readouterr().out)["subjects"]]
+
+    assert who("pods") == ["ops", "ml-user"]
+    assert who("nodes") == ["ops"]

@@ -88,7 +88,7 @@ def _broad_reason(s: Subject, binding_ns: str) -> tuple[str, Severity] | None:
         return f"every service account of namespace {s.name.split(':', 2)[2]}", Severity.MEDIUM
     if s.kind == "User" and s.name == "system:anonymous":
         return "every anonymous request", Severity.CRITICAL
-    if s.kind == "ServiceAccount" and s.name == "default":
+    if s.kind == "ServiceAccount" and s.name == "default" and s.can_match(binding_ns):
         return (
             f"every pod of namespace {s.effective_namespace(binding_ns)} that names no service account",
             Severity.MEDIUM,
