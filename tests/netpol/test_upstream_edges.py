@@ -668,3 +668,18 @@ def test_cidr_parsing_follows_the_api_server() -> None:
     # ClusterNetworkPolicy's CEL rule is strict about both.
     lead = cnp("Admin", 1, egress=[{"action": "Deny", "to": [{"networks": ["010.0.0.0/8"]}]}])
     assert "masked" in tier_rejected(lead)
+
+
+def test_a_policy_defined_twice_is_the_last_valid_definition() -> None:
+    allow_all = np("np", {"podSelector": {}, "ingress": [{}]})
+    deny_all = np("np", {"podSelector": {}})
+    invalid = np("np", {"podSelector": {}, "ingress": [{"from": [{}]}]})
+    w = World.from_spec(nodes=NODES, namespaces=NAMESPACES, pods=PODS, policies=[allow_all, deny_all])
+    assert [p.ref for p in w.policies] == ["app/np"]
+    assert not allowed(w, EXTERNAL, "app/server", 8080)  # replaced, not a union of both
+    w = World.from_spec(nodes=NODES, namespaces=NAMESPACES, pods=PODS, policies=[deny_all, allow_all, invalid])
+    assert [s.ref for s in w.skipped] == ["NetworkPolicy/app/np"]
+    assert allowed(w, EXTERNAL, "app/server", 8080)  # the rejected update leaves the previous one
+    other_ns = np("np", {"podSelector": {}}, ns="other")
+    w = World.from_spec(nodes=NODES, namespaces=NAMESPACES, pods=PODS, policies=[allow_all, other_ns])
+    assert sorted(p.ref for p in w.policies) == ["app/np", "other/np"]

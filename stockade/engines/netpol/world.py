@@ -218,8 +218,10 @@ class World:
         options: Options | None = None,
     ) -> World:
         """Build from raw policy objects (dicts) plus already-built namespaces, pods and nodes."""
-        nps: list[NetworkPolicy] = []
-        tiers: list[TierPolicy] = []
+        # One object per identity, as in the API server: a later valid definition replaces an earlier
+        # one (kubectl apply in input order); a rejected one leaves the earlier in place.
+        nps: dict[tuple[str, str], NetworkPolicy] = {}
+        tiers: dict[tuple[str, str], TierPolicy] = {}
         skipped: list[SkippedPolicy] = []
         for body in objects:
             kind = str(body.get("kind"))
@@ -229,17 +231,21 @@ class World:
             ref = f"{kind}/{str(ns) + '/' if ns else ''}{md.get('name')}"
             try:
                 if kind in NETWORKPOLICY_KINDS:
-                    nps.append(parse_network_policy(body))
+                    pol = parse_network_policy(body)
+                    nps.pop((pol.namespace, pol.name), None)
+                    nps[(pol.namespace, pol.name)] = pol
                 elif kind in TIER_KINDS:
-                    tiers.append(parse_tier_policy(body))
+                    tier = parse_tier_policy(body)
+                    tiers.pop((tier.kind, tier.name), None)
+                    tiers[(tier.kind, tier.name)] = tier
             except PolicyError as e:
                 skipped.append(SkippedPolicy(ref, str(e)))
         return cls(
             namespaces=namespaces,
             pods=pods,
             nodes=nodes,
-            policies=nps,
-            tier_policies=tiers,
+            policies=list(nps.values()),
+            tier_policies=list(tiers.values()),
             options=options,
             skipped=skipped,
         )
