@@ -289,3 +289,46 @@ def test_json_pointer(field: str, value: str | None) -> None:
 def test_json_pointer_in_conditions() -> None:
     assert _eval("jevt.value[verb] = create", source="k8s_audit") is True
     assert _eval("jevt.value[/arr/01] = 20", source="k8s_audit") is True
+
+
+# -- escapes, NUL, outputs, loader details -----------------------------------------------------
+
+
+def test_backslash_blank_escape_becomes_one_backslash() -> None:
+    # escaping.cpp unescape_str: case ' ' falls through to case '\\' (the blank is dropped)
+    from stockade.engines.falco.ast import Check, Literal
+    from stockade.engines.falco.parser import parse
+
+    node = parse('proc.cmdline = "a\\ b"')
+    assert isinstance(node, Check) and node.rhs == Literal("a\\b", True)
+    assert _eval('proc.cmdline = "a\\ b"', {**SYSCALL, "proc.cmdline": "a\\b"}) is True
+
+
+def test_nul_byte_only_for_byte_buffers() -> None:
+    got = _eval('proc.name = "c\\x00t"')
+    assert isinstance(got, str) and "NUL" in got
+    assert _eval('evt.buffer = "a\\x00b"', {**SYSCALL, "evt.buffer": "a\x00b"}) is True
+
+
+def test_output_transformers_compute_like_conditions() -> None:
+    rs = RuleSet()
+    out = '%join("-", (ka.verb, ka.user.name)) %len(ka.user.groups) %concat(ka.verb, "!") %toupper(ka.verb)'
+    assert rs.load_items([_rule("ka.verb=create", "k8s_audit", output=out)])
+    alert = list(Engine(rs).evaluate(K8sAuditEvent(AUDIT)))[0]
+    assert alert.output == "create-alice 2 create! CREATE"
+
+
+def test_null_tags_is_not_a_sequence(tmp_path: Path) -> None:
+    # decode_seq: a present 'tags:' (a null node) fails "Value is not a sequence"
+    rs = _load_text(tmp_path, _RULE_YAML + "  tags:\n")
+    assert not rs.ok and rs.errors[0].message == "Value is not a sequence"
+    assert _load_text(tmp_path, _RULE_YAML + "  exceptions:\n").ok  # a null 'exceptions:' is allowed
+
+
+def test_indexed_ancestor_from_a_given_chain() -> None:
+    ev = {**SYSCALL, "proc.aname": ["bash", "sshd", "systemd"]}
+    assert _eval("proc.aname[1] = bash", ev) is True
+    assert _eval("proc.aname[3] = systemd", ev) is True
+    assert _eval("proc.aname[4] exists", ev) is False
+    assert _eval("proc.aname[0] = cat", ev) is True  # the process itself
+    assert _eval("proc.aname = sshd", ev) is True  # any ancestor

@@ -576,6 +576,9 @@ class Compiler:
         return self.scalar_check(lhs_src, typ, op, rhs.text)
 
     def warn_value(self, lit: Literal, typ: str) -> None:
+        if "\x00" in lit.text and typ != "buf":
+            # filter values are C strings: only byte buffers may hold a NUL byte
+            raise CompileError(f"filter value contains a NUL byte, which only byte buffer fields accept: {lit.text!r}")
         if lit.quoted:
             return
         if re.fullmatch(r"[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z][a-zA-Z0-9_]*)+(\[[^\]]*\])?", lit.text):

@@ -81,7 +81,7 @@ class OutputFormat:
                 self.parts.append("".join(lit))
                 lit = []
             token = s[j:end]
-            getter = self._getter(operand)
+            getter = self._getter(operand) if isinstance(operand, FieldRef) else self._transform_getter(operand, schema)
             self.parts.append((token, getter, width))
             self.field_names.append(token)
             if isinstance(operand, FieldRef) and operand.name in _DEPRECATED_OUTPUT_FIELDS:
@@ -121,6 +121,19 @@ class OutputFormat:
                     raise OutputError(f"unknown filter: {a.key}") from e
             elif isinstance(a, Transform):
                 self._validate(a, schema)
+
+    def _transform_getter(self, t: Transform, schema: Schema) -> Callable[[Callable[[str], Any]], Any]:
+        """A transformer token is computed exactly as in conditions (join/concat included)."""
+        from stockade.engines.falco.compiler import CompileError, Compiler
+
+        c = Compiler(schema)
+        try:
+            src, _ = c.operand(t)
+        except CompileError as e:
+            raise OutputError(f"unknown filter: {e}") from e
+        # the source is generated from the parsed template only (no user text is executed)
+        fn: Callable[[Callable[[str], Any]], Any] = eval(f"lambda g: {src}", c.ns)
+        return fn
 
     def _getter(self, operand: FieldRef | Transform) -> Callable[[Callable[[str], Any]], Any]:
         if isinstance(operand, FieldRef):

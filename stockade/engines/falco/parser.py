@@ -460,10 +460,9 @@ class _Parser:
             elif e and e in "bfnrt":
                 out.append({"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}[e])
             elif e == " ":
-                # legacy: "\ " keeps the backslash (and the blank)
+                # legacy (escaping.cpp): "\ " falls through to the "\\" case, so the pair
+                # becomes one backslash and the blank is dropped
                 out.append("\\")
-                k += 1
-                continue
             elif e == "x":
                 hexd = raw[k + 2 : k + 4]
                 if len(hexd) != 2 or not all(ch in "0123456789abcdefABCDEF" for ch in hexd):
