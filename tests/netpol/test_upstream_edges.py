@@ -683,3 +683,12 @@ def test_a_policy_defined_twice_is_the_last_valid_definition() -> None:
     other_ns = np("np", {"podSelector": {}}, ns="other")
     w = World.from_spec(nodes=NODES, namespaces=NAMESPACES, pods=PODS, policies=[allow_all, other_ns])
     assert sorted(p.ref for p in w.policies) == ["app/np", "other/np"]
+
+
+def test_cluster_network_policy_v1alpha2_masks_host_bits() -> None:
+    body = cnp("Admin", 1, egress=[{"action": "Deny", "to": [{"networks": ["10.0.0.1/8"]}]}])
+    body["apiVersion"] = "policy.networking.k8s.io/v1alpha2"
+    pol = parse_tier_policy(body)
+    assert [str(n) for n in pol.egress[0].peers[0].networks] == ["10.0.0.0/8"]
+    body["spec"]["egress"][0]["to"][0]["networks"] = ["10.0.0.1"]
+    assert "no prefix" in tier_rejected(body)

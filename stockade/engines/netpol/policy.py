@@ -510,7 +510,7 @@ def _tier_peer_strict(raw: Any, where: str, kind: str) -> TierPeer:
             nets = tuple(_network(n, f"{where}.networks[{i}]") for i, n in enumerate(_list(value, f"{where}.networks")))
         except PolicyError as e:
             # v1alpha1 leaves CIDR parsing to implementations (fail closed); the CNP schema rejects it.
-            if kind == "ClusterNetworkPolicy":
+            if kind.startswith("ClusterNetworkPolicy"):
                 raise _RejectedPeer(str(e)) from None
             raise
         for i, text in enumerate(value):
@@ -519,8 +519,8 @@ def _tier_peer_strict(raw: Any, where: str, kind: str) -> TierPeer:
                 raise _RejectedPeer(f"{where}.networks[{i}]: {text!r} mixes IPv4 and IPv6")
         if kind == "ClusterNetworkPolicy":
             for i, (text, net) in enumerate(zip(value, nets, strict=True)):
-                # CEL `isCIDR(self) && cidr(self) == cidr(self).masked()`: host bits (and leading
-                # zeros) are rejected, not masked.
+                # v1beta1 CEL `isCIDR(self) && cidr(self) == cidr(self).masked()`: host bits (and
+                # leading zeros) are rejected, not masked (v1alpha2 only asked for isCIDR).
                 try:
                     ipaddress.ip_network(text, strict=True)
                 except ValueError:
@@ -534,7 +534,7 @@ def _require_pod_selectors(value: Mapping[str, Any], where: str, kind: str, erro
 
     v1alpha1 (ANP, BANP) requires both; ClusterNetworkPolicy makes namespaceSelector optional.
     """
-    fields = ("podSelector",) if kind == "ClusterNetworkPolicy" else ("namespaceSelector", "podSelector")
+    fields = ("podSelector",) if kind.startswith("ClusterNetworkPolicy") else ("namespaceSelector", "podSelector")
     for field in fields:
         if value.get(field) is None:
             raise error(f"{where}.{field}: required")
@@ -552,6 +552,10 @@ _KIND_ACTIONS = {
 def parse_tier_policy(body: Mapping[str, Any]) -> TierPolicy:
     """Normalise an ANP, BANP or CNP object (as a dict); raises :class:`PolicyError`."""
     kind = str(body.get("kind"))
+    # The schema a peer is checked against: ClusterNetworkPolicy v1alpha2 differs from v1beta1 in CIDRs.
+    schema = kind
+    if kind == "ClusterNetworkPolicy" and str(body.get("apiVersion", "")).endswith("/v1alpha2"):
+        schema = "ClusterNetworkPolicy/v1alpha2"
     md = _map(body.get("metadata"), "metadata")
     name = str(md.get("name") or "")
     spec = body.get("spec") or {}
@@ -584,7 +588,7 @@ def parse_tier_policy(body: Mapping[str, Any]) -> TierPolicy:
         sub_ns, sub_pods = _sel(subject["namespaces"], "spec.subject.namespaces"), EVERYTHING
     else:
         sp = _map(subject["pods"], "spec.subject.pods")
-        _require_pod_selectors(sp, "spec.subject.pods", kind, PolicyError)
+        _require_pod_selectors(sp, "spec.subject.pods", schema, PolicyError)
         sub_ns = _sel(sp.get("namespaceSelector"), "spec.subject.pods.namespaceSelector")
         sub_pods = _sel(sp.get("podSelector"), "spec.subject.pods.podSelector")
 
@@ -605,7 +609,7 @@ def parse_tier_policy(body: Mapping[str, Any]) -> TierPolicy:
             peers_raw = r.get(peer_key) or []
             if not isinstance(peers_raw, list) or not peers_raw:
                 raise PolicyError(f"{at}.{peer_key}: must list at least one peer")
-            peers = tuple(_tier_peer(p, f"{at}.{peer_key}[{j}]", direction, kind) for j, p in enumerate(peers_raw))
+            peers = tuple(_tier_peer(p, f"{at}.{peer_key}[{j}]", direction, schema) for j, p in enumerate(peers_raw))
             if action != "Allow" and any(p.kind == "domains" for p in peers):
                 # CEL on the egress rule: FQDN peers may only allow (no deny by name).
                 raise PolicyError(f"{at}.{peer_key}: domainNames peers may only be used with an allow action")
