@@ -314,7 +314,7 @@ def test_output_transformers_compute_like_conditions() -> None:
     rs = RuleSet()
     out = '%join("-", (ka.verb, ka.user.name)) %len(ka.user.groups) %concat(ka.verb, "!") %toupper(ka.verb)'
     assert rs.load_items([_rule("ka.verb=create", "k8s_audit", output=out)])
-    alert = list(Engine(rs).evaluate(K8sAuditEvent(AUDIT)))[0]
+    (alert,) = list(Engine(rs).evaluate(K8sAuditEvent(AUDIT)))
     assert alert.output == "create-alice 2 create! CREATE"
 
 
