@@ -525,6 +525,14 @@ def test_actions_are_checked_per_kind() -> None:
     parse_tier_policy(anp("d", 1, APP, egress=[{"action": "Allow", "to": domain}]))
 
 
+def test_admin_lists_need_at_least_one_item() -> None:
+    # MinItems=1 on ports, networks and domainNames: an empty list is rejected, never "everything".
+    empty_ports = anp("p", 1, APP, egress=[{"action": "Deny", "to": [APP], "ports": []}])
+    assert "at least one port" in tier_rejected(empty_ports)
+    for peer in ({"networks": []}, {"domainNames": []}):
+        assert "at least one" in tier_rejected(anp("n", 1, APP, egress=[{"action": "Allow", "to": [peer]}]))
+
+
 def test_baseline_deny_applies_only_where_no_networkpolicy_isolates() -> None:
     base = banp(egress=[{"action": "Deny", "to": [{"networks": ["0.0.0.0/0"]}]}])
     w = world(base, np("eg", {"podSelector": CLIENT, "policyTypes": ["Egress"], "egress": [{}]}))

@@ -415,8 +415,10 @@ def _tier_ports(rule: Mapping[str, Any], where: str) -> tuple[PortMatch, ...] | 
                 out.extend(PortMatch(proto, name=named) for proto in PROTOCOLS)
             else:
                 raise PolicyError(f"{at}: needs portNumber, portRange or namedPort")
-        # An empty list says no more than an absent one: every port.
-        return tuple(out) or None
+        if not out:
+            # MinItems=1: `ports: []` is rejected, it does not mean "every port".
+            raise PolicyError(f"{where}.ports: must list at least one port (omit it for every port)")
+        return tuple(out)
     protocols = rule.get("protocols", rule.get("match"))
     if protocols is None:
         return None
@@ -506,6 +508,8 @@ def _tier_peer_strict(raw: Any, where: str, kind: str) -> TierPeer:
     if key == "nodes":
         return TierPeer("nodes", nodes=_sel(value, f"{where}.nodes"))
     if key == "networks":
+        if value == []:
+            raise _RejectedPeer(f"{where}.networks: must list at least one CIDR")
         try:
             nets = tuple(_network(n, f"{where}.networks[{i}]") for i, n in enumerate(_list(value, f"{where}.networks")))
         except PolicyError as e:
@@ -526,7 +530,10 @@ def _tier_peer_strict(raw: Any, where: str, kind: str) -> TierPeer:
                 except ValueError:
                     raise _RejectedPeer(f"{where}.networks[{i}]: {text!r} is not a masked CIDR (use {net})") from None
         return TierPeer("networks", networks=nets)
-    return TierPeer("domains", domains=tuple(str(d) for d in _list(value, f"{where}.domainNames")))
+    domains = tuple(str(d) for d in _list(value, f"{where}.domainNames"))
+    if not domains:
+        raise _RejectedPeer(f"{where}.domainNames: must list at least one domain name")
+    return TierPeer("domains", domains=domains)
 
 
 def _require_pod_selectors(value: Mapping[str, Any], where: str, kind: str, error: type[PolicyError]) -> None:
@@ -610,9 +617,9 @@ def parse_tier_policy(body: Mapping[str, Any]) -> TierPolicy:
             if not isinstance(peers_raw, list) or not peers_raw:
                 raise PolicyError(f"{at}.{peer_key}: must list at least one peer")
             peers = tuple(_tier_peer(p, f"{at}.{peer_key}[{j}]", direction, schema) for j, p in enumerate(peers_raw))
-            if action != "Allow" and any(p.kind == "domains" for p in peers):
-                # CEL on the egress rule: FQDN peers may only allow (no deny by name).
-                raise PolicyError(f"{at}.{peer_key}: domainNames peers may only be used with an allow action")
+            if action == "Deny" and any(p.kind == "domains" for p in peers):
+                # FQDN peers are for allowlists: every API revision refuses them in a Deny rule.
+                raise PolicyError(f"{at}.{peer_key}: domainNames peers cannot be used with a Deny action")
             ports = _tier_ports(r, at)
             if any(pm.name for pm in ports or ()) and any(p.kind in ("networks", "nodes", "domains") for p in peers):
                 # CEL on the egress rule: those peers have no named ports to resolve.
