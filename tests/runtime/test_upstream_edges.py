@@ -332,3 +332,22 @@ def test_indexed_ancestor_from_a_given_chain() -> None:
     assert _eval("proc.aname[4] exists", ev) is False
     assert _eval("proc.aname[0] = cat", ev) is True  # the process itself
     assert _eval("proc.aname = sshd", ev) is True  # any ancestor
+
+
+def test_json_null_is_a_value_not_a_missing_field() -> None:
+    # fastjson's Get returns a non-nil null value, which jsonValueAsString prints as "null";
+    # only a missing key (or a null on the way to it) makes the field missing
+    ev = K8sAuditEvent(
+        {
+            "auditID": "x",
+            "objectRef": {"resource": "pods", "subresource": None},
+            "annotations": {"authorization.k8s.io/decision": None},
+            "impersonatedUser": None,
+            "requestObject": {"spec": {"containers": [{"image": "a", "securityContext": {"privileged": None}}]}},
+        }
+    )
+    assert ev.get("ka.target.subresource") == "null"
+    assert ev.get("ka.auth.decision") == "null"
+    assert ev.get("ka.impuser.name") is None
+    assert ev.get("ka.target.name") is None
+    assert ev.get("ka.req.pod.containers.privileged") == ("null",)

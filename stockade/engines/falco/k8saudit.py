@@ -42,8 +42,16 @@ def _path(obj: Any, *keys: str) -> Any:
 
 
 def _str_at(obj: Any, *keys: str) -> str | None:
-    v = _path(obj, *keys)
-    return None if v is None else jtext(v)
+    """A single value as text. A JSON ``null`` at the end of the path is a value ("null"), as
+    fastjson returns a non-nil null value there; a missing key (or a null on the way) is missing."""
+    for k in keys[:-1]:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(k)
+    if not isinstance(obj, dict):
+        return None
+    v = obj.get(keys[-1], _MISSING)
+    return None if v is _MISSING else jtext(v)
 
 
 def _list_at(obj: Any, *keys: str) -> tuple[str, ...] | None:
@@ -94,8 +102,8 @@ def _container_attr(ev: dict[str, Any], lst: str, attr: str, arg: str | None) ->
         sc = sc if isinstance(sc, dict) else {}
         if attr in ("image", "image.repository"):
             # the plugin reads every image as text and fails (no value) on a container without one
-            v = c.get("image")
-            if v is None:
+            v = c.get("image", _MISSING)
+            if v is _MISSING:
                 return None
             out.append(jtext(v) if attr == "image" else _repo(jtext(v)))
         elif attr in ("name", "command", "args"):
@@ -105,8 +113,9 @@ def _container_attr(ev: dict[str, Any], lst: str, attr: str, arg: str | None) ->
             elif v is not None:
                 out.append(jtext(v))
         elif attr in _SC_KEYS:
-            v = sc.get(_SC_KEYS[attr])
-            if v is not None:
+            # a JSON null is a value ("null"); only a missing key is skipped
+            v = sc.get(_SC_KEYS[attr], _MISSING)
+            if v is not _MISSING:
                 out.append(jtext(v))
         elif attr in ("eff_run_as_user", "eff_run_as_group"):
             # The plugin looks the key up directly under the container and under the pod spec
@@ -251,7 +260,7 @@ def _simple_list(*keys: str) -> Extractor:
 def _annotation(key: str) -> Extractor:
     def ext(ev: dict[str, Any], arg: str | None) -> Any:
         ann = ev.get("annotations")
-        if not isinstance(ann, dict) or ann.get(key) is None:
+        if not isinstance(ann, dict) or key not in ann:
             return None
         return jtext(ann[key])
 
@@ -533,8 +542,8 @@ def _key_extractor(key: str) -> Callable[[Any], Any]:
             def fn(raw: Any) -> Any:
                 if "auditID" not in raw:
                     return None
-                v = raw.get(k0)
-                return v if type(v) is str else (None if v is None else jtext(v))
+                v = raw.get(k0, _MISSING)
+                return v if type(v) is str else (None if v is _MISSING else jtext(v))
 
         elif keys is not None and len(keys) == 2:
             k0, k1 = keys
@@ -545,8 +554,8 @@ def _key_extractor(key: str) -> Callable[[Any], Any]:
                 v = raw.get(k0)
                 if type(v) is not dict:
                     return None
-                v = v.get(k1)
-                return v if type(v) is str else (None if v is None else jtext(v))
+                v = v.get(k1, _MISSING)
+                return v if type(v) is str else (None if v is _MISSING else jtext(v))
 
         elif ext is not None:
             e = ext
