@@ -351,3 +351,47 @@ def test_json_null_is_a_value_not_a_missing_field() -> None:
     assert ev.get("ka.impuser.name") is None
     assert ev.get("ka.target.name") is None
     assert ev.get("ka.req.pod.containers.privileged") == ("null",)
+
+
+# -- list operators and transformer lists (libs parser.cpp) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cond", "expected"),
+    [
+        # parse_list_value_or_transformer: a bare identifier is a one-value list
+        ("proc.name in cat", True),
+        ("proc.name in dog", False),
+        ("proc.name intersects cat", True),
+        ("evt.type in open", True),
+        # list operators are plain prefixes (no blank needed): "inside" is "in side"
+        ("proc.name in(cat)", True),
+        ("proc.name inside", False),
+        ("proc.name inside or proc.name incat", True),
+    ],
+)
+def test_list_operator_with_identifier(cond: str, expected: bool) -> None:
+    assert _eval(cond) is expected
+
+
+def test_single_item_list_referenced_without_parentheses(tmp_path: Path) -> None:
+    # after text substitution "proc.name in cats" becomes "proc.name in  cat " (valid); with two
+    # items it becomes "proc.name in  cat, dog " (a parse error)
+    one = "- list: cats\n  items: [cat]\n" + _RULE_YAML.replace("evt.type=open", "proc.name in cats")
+    assert _load_text(tmp_path, one).ok
+    two = "- list: cats\n  items: [cat, dog]\n" + _RULE_YAML.replace("evt.type=open", "proc.name in cats")
+    rs = _load_text(tmp_path, two)
+    assert not rs.ok and rs.errors[0].code == "LOAD_ERR_COMPILE_CONDITION"
+
+
+@pytest.mark.parametrize(
+    "cond",
+    [
+        'join("-", (proc.name, bare)) = x',  # TransformerListArg: no bare words
+        'join("-", (proc.name, ("a"))) = x',  # nor nested lists
+        "proc.name contains(x)",  # word operators need a blank after them
+    ],
+)
+def test_transformer_list_and_operator_parse_errors(cond: str) -> None:
+    got = _eval(cond)
+    assert isinstance(got, str) and got.startswith("error:")

@@ -289,12 +289,10 @@ class _Parser:
             self.last = ")"
             return OperandList(())
         while True:
+            # items are fields, transformers, quoted strings or numbers (no bare words, no lists)
             if self.peek("("):
-                raise self.error("a transformer list cannot contain another list")
-            try:
-                items.append(self.parse_targ())
-            except ParseError:
-                items.append(self.parse_value())
+                raise self.error("expected transformer list argument: field, transformer, quoted string, or number")
+            items.append(self.parse_targ())
             self.blanks()
             if self.peek(","):
                 self.i += 1
@@ -336,7 +334,9 @@ class _Parser:
                         return Check(lhs, op, self.parse_list_value(), mod)
                 return Check(lhs, op, self.parse_str_rhs())
         for op in LIST_OPS:
-            if self.peek(op) and self.op_boundary(op, paren_ok=True):
+            # list operators need no blank after them (libsinsp lexes them as plain prefixes):
+            # ``x in(a)`` and even ``x inside`` (= ``x in side``) parse
+            if self.peek(op):
                 self.i += len(op)
                 self.last = op
                 self.blanks()
@@ -344,13 +344,14 @@ class _Parser:
                 return Check(lhs, op, tr if tr is not None else self.parse_list_value())
         raise self.error(f"expected a valid check operator after '{self.last}'")
 
-    def op_boundary(self, op: str, paren_ok: bool = False) -> bool:
+    def op_boundary(self, op: str) -> bool:
+        """Word operators (``contains``...) need a blank after them; symbols do not."""
         if op in _SYMBOL_OPS:
             return True
         j = self.i + len(op)
         if j >= len(self.s):
             return False
-        return self.s[j] in BLANKS or (paren_ok and self.s[j] == "(")
+        return self.s[j] in BLANKS
 
     def parse_rhs_transform(self) -> Transform | None:
         if self.s.startswith("val(", self.i):
@@ -398,10 +399,13 @@ class _Parser:
 
     def parse_list_value(self) -> ListValue:
         if not self.peek("("):
+            # a bare identifier is a one-value list: ``x in cat`` is ``x in (cat)``
             m = _IDENT_RE.match(self.s, self.i)
             if m:
-                raise self.error(f"unexpected identifier '{m.group()}': lists must be written in parentheses")
-            raise self.error(f"expected a '(' token after '{self.last}'")
+                self.i = m.end()
+                self.last = m.group()
+                return ListValue((Literal(m.group()),))
+            raise self.error(f"expected a list, an identifier, or a field with a valid transformer after '{self.last}'")
         self.i += 1
         self.last = "("
         self.blanks()
