@@ -501,19 +501,39 @@ class RuleSet:
     def _read_plugin_versions(self, el: dict[str, Any], file: str, line: int | None) -> None:
         itype = "required_plugin_versions"
         reqs = el["required_plugin_versions"]
+        # messages as in rule_loader_reader.cpp
         if not isinstance(reqs, list):
-            raise self._fail("LOAD_ERR_YAML_VALIDATE", "Value is not a sequence", file, line, itype, "")
+            raise self._fail(
+                "LOAD_ERR_YAML_VALIDATE", "Value of required_plugin_versions must be a sequence", file, line, itype, ""
+            )
         for r in reqs:
             if not isinstance(r, dict):
-                raise self._fail("LOAD_ERR_YAML_VALIDATE", "Unexpected element type", file, line, itype, "")
+                raise self._fail("LOAD_ERR_YAML_VALIDATE", "Plugin version must be a mapping", file, line, itype, "")
             name = self._scalar(r, "name", file, line, itype, "")
             assert name is not None
             alts: list[tuple[str, tuple[int, int, int]]] = []
-            entries = [r] + (r.get("alternatives") or [])
+            more = r.get("alternatives", [])
+            if not isinstance(more, list):
+                raise self._fail(
+                    "LOAD_ERR_YAML_VALIDATE",
+                    "Value of plugin version alternatives must be a sequence",
+                    file,
+                    line,
+                    itype,
+                    name,
+                )
+            entries = [r, *more]
             seen: set[str] = set()
-            for a in entries:
+            for k, a in enumerate(entries):
                 if not isinstance(a, dict):
-                    raise self._fail("LOAD_ERR_YAML_VALIDATE", "Unexpected element type", file, line, itype, name)
+                    raise self._fail(
+                        "LOAD_ERR_YAML_VALIDATE",
+                        "Plugin version alternative must be a mapping" if k else "Plugin version must be a mapping",
+                        file,
+                        line,
+                        itype,
+                        name,
+                    )
                 an = self._scalar(a, "name", file, line, itype, name)
                 av = self._scalar(a, "version", file, line, itype, name)
                 assert an is not None and av is not None
