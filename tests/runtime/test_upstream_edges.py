@@ -395,3 +395,25 @@ def test_single_item_list_referenced_without_parentheses(tmp_path: Path) -> None
 def test_transformer_list_and_operator_parse_errors(cond: str) -> None:
     got = _eval(cond)
     assert isinstance(got, str) and got.startswith("error:")
+
+
+@pytest.mark.parametrize(
+    ("cond", "source"),
+    [
+        # thread checks read proc.aname[N] with sinsp_numparser (a number or a compile error)
+        ("proc.aname[x] = a", "syscall"),
+        ("proc.apid[0x1] = 1", "syscall"),
+        # plugin fields declared with an index argument
+        ("ka.req.pod.containers.image[x] intersects (a)", "k8s_audit"),
+        ("ka.req.role.rules.verbs[a] exists", "k8s_audit"),
+    ],
+)
+def test_index_arguments_must_be_numbers(cond: str, source: str) -> None:
+    got = _eval(cond, source=source)
+    assert isinstance(got, str) and "is not a valid number" in got
+
+
+def test_index_arguments() -> None:
+    assert _eval('proc.aname["2"] = x', {**SYSCALL, "proc.aname[2]": "x"}) is True  # quoted argument
+    assert _eval("ka.req.pod.containers.image[1] intersects (busybox)", source="k8s_audit") is True
+    assert _eval("ka.req.pod.containers.image[2] exists", source="k8s_audit") is False

@@ -18,7 +18,7 @@ class FieldInfo:
 
     name: str
     type: str
-    arg: str = "none"  # none | optional | required
+    arg: str = "none"  # none | optional | required | index (optional, a number)
     deprecated: bool = False
 
 
@@ -59,6 +59,10 @@ class Schema:
             raise UnknownField(
                 f"filter_check called with nonexistent field {name}[{arg}]: field does not take an argument"
             )
+        if arg is not None and info.arg == "index" and not _is_index(arg):
+            # libsinsp reads ancestor indexes with sscanf("%d%c") and plugin index arguments as
+            # numbers: anything else does not compile
+            raise UnknownField(f"{name}[{arg}]: {arg} is not a valid number")
         if info.type == "anc" and arg is not None:
             return FieldInfo(info.name, "str", "optional")
         return info
@@ -68,6 +72,12 @@ class Schema:
         if name in self.fields:
             return True
         return any(name.startswith(p) and len(name) > len(p) for p in self.prefixes)
+
+
+def _is_index(arg: str) -> bool:
+    """A decimal number (an optional sign, digits, nothing else)."""
+    body = arg[1:] if arg[:1] in "+-" else arg
+    return body.isascii() and body.isdigit()
 
 
 def _table(spec: str, default_arg: str = "none") -> dict[str, FieldInfo]:
@@ -119,7 +129,8 @@ _SYSCALL = _table(
     str:optional proc.env
     str proc.stdin.type proc.stdout.type proc.stderr.type proc.stdin.name proc.stdout.name
     str proc.stderr.name proc.cmdline.argv0
-    anc:optional proc.aname proc.apid proc.aexe proc.aexepath proc.acmdline proc.aenv
+    anc:index proc.aname proc.apid proc.aexe proc.aexepath proc.acmdline
+    anc:optional proc.aenv
     num thread.tid thread.vtid thread.ioctl_request thread.exectime thread.totexectime
     num thread.vmsize thread.vmrss thread.pfmajor thread.pfminor thread.cgroups
     str thread.cap_permitted thread.cap_inheritable thread.cap_effective thread.nametid
@@ -181,10 +192,10 @@ _K8S = _table(
     str ka.response.code ka.response.reason ka.useragent
     list ka.user.groups ka.req.binding.subjects ka.req.role.rules ka.req.pod.supplemental_groups
     list ka.sourceips
-    list:optional ka.req.role.rules.apiGroups ka.req.role.rules.nonResourceURLs
-    list:optional ka.req.role.rules.verbs ka.req.role.rules.resources ka.req.service.ports
-    list:optional ka.req.pod.volumes.hostpath ka.req.pod.volumes.flexvolume_driver
-    list:optional ka.req.pod.volumes.volume_type
+    list:index ka.req.role.rules.apiGroups ka.req.role.rules.nonResourceURLs
+    list:index ka.req.role.rules.verbs ka.req.role.rules.resources ka.req.service.ports
+    list:index ka.req.pod.volumes.hostpath ka.req.pod.volumes.flexvolume_driver
+    list:index ka.req.pod.volumes.volume_type
     str:required ka.uri.param ka.req.binding.subject.has_name ka.req.volume.hostpath
     str jevt.rawtime jevt.obj jevt.time jevt.time.iso8601 json.obj json.rawtime
     num evt.num evt.rawtime
@@ -213,7 +224,7 @@ CONTAINER_ATTRS = (
 for _lst in CONTAINER_LISTS:
     for _attr in CONTAINER_ATTRS:
         _n = f"ka.req.pod.{_lst}.{_attr}"
-        _K8S[_n] = FieldInfo(_n, "list", "optional")
+        _K8S[_n] = FieldInfo(_n, "list", "index")
 
 SYSCALL_SCHEMA = Schema("syscall", _SYSCALL, _SYSCALL_PREFIXES)
 K8S_AUDIT_SCHEMA = Schema("k8s_audit", _K8S)
