@@ -417,3 +417,34 @@ def test_index_arguments() -> None:
     assert _eval('proc.aname["2"] = x', {**SYSCALL, "proc.aname[2]": "x"}) is True  # quoted argument
     assert _eval("ka.req.pod.containers.image[1] intersects (busybox)", source="k8s_audit") is True
     assert _eval("ka.req.pod.containers.image[2] exists", source="k8s_audit") is False
+
+
+_EXC_RULE = _RULE_YAML + "  exceptions:\n  - name: e\n    fields: [proc.name]\n    values: [[dog]]\n"
+
+
+@pytest.mark.parametrize(
+    ("appended", "message", "warning"),
+    [
+        # rule_loader_collector.cpp append(): a new exception needs non-empty values
+        ("  - name: e2\n    fields: [proc.name]\n", "must have values property", True),
+        ("  - name: e2\n    fields: [proc.name]\n    values: []\n", "must have values property", False),
+        # an existing exception may only gain values
+        ("  - name: e\n    comps: [=]\n    values: [[cat]]\n", "append exception comps", False),
+        ("  - name: e\n    fields: [proc.name]\n    values: [[cat]]\n", "append exception fields", False),
+    ],
+)
+def test_appending_exceptions(tmp_path: Path, appended: str, message: str, warning: bool) -> None:
+    text = _EXC_RULE + "- rule: r\n  exceptions:\n" + appended + "  override:\n    exceptions: append\n"
+    rs = _load_text(tmp_path, text)
+    assert not rs.ok
+    assert rs.errors[0].code == "LOAD_ERR_VALIDATE" and message in rs.errors[0].message
+    # rule_loader_reader.cpp warns LOAD_APPEND_NO_VALUES only when the 'values' key is absent
+    assert ("LOAD_APPEND_NO_VALUES" in {w.code for w in rs.warnings}) is warning
+
+
+def test_appending_values_to_an_existing_exception(tmp_path: Path) -> None:
+    more = "- rule: r\n  exceptions:\n  - name: e\n    values: [[cat]]\n  override:\n    exceptions: append\n"
+    text = _EXC_RULE + more
+    rs = _load_text(tmp_path, text)
+    assert rs.ok, [e.describe() for e in rs.errors]
+    assert not Engine(rs).match(FieldsEvent(SYSCALL, "syscall", SYSCALL_SCHEMA))  # cat is now excepted

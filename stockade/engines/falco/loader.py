@@ -829,6 +829,7 @@ class RuleSet:
                     "fields": ex.get("fields"),
                     "comps": ex.get("comps"),
                     "values": list(values or []),
+                    "has_values": "values" in ex,
                     "line": line,
                     "file": file,
                 }
@@ -999,29 +1000,33 @@ class RuleSet:
         return frozenset(tags)
 
     def _merge_exceptions(self, prev: _Item, new: list[dict[str, Any]], file: str, line: int | None) -> None:
+        # rule_loader_reader.cpp warns when an appended exception has no 'values' key;
+        # rule_loader_collector.cpp then only lets an existing exception gain values, and
+        # requires fields and non-empty values of a new one
         existing = {e["name"]: e for e in prev.data["exceptions"]}
         for ex in new:
+            if not ex.get("has_values", bool(ex["values"])):
+                self._warn(
+                    "LOAD_APPEND_NO_VALUES",
+                    "Overriding/appending exception with no values",
+                    None,
+                    file,
+                    line,
+                    "exception",
+                    ex["name"],
+                )
             old = existing.get(ex["name"])
             if old is not None:
-                if ex["fields"] is not None or ex["comps"] is not None:
-                    raise self._fail(
-                        "LOAD_ERR_YAML_VALIDATE",
-                        "Can not append exception fields or comps to existing exception, only values",
-                        file,
-                        line,
-                        "exception",
-                        ex["name"],
-                    )
-                if not ex["values"]:
-                    self._warn(
-                        "LOAD_APPEND_NO_VALUES",
-                        "Overriding/appending exception with no values",
-                        None,
-                        file,
-                        line,
-                        "exception",
-                        ex["name"],
-                    )
+                for key in ("fields", "comps"):
+                    if ex[key] is not None:
+                        raise self._fail(
+                            "LOAD_ERR_VALIDATE",
+                            f"Can not append exception {key} to existing exception, only values",
+                            file,
+                            line,
+                            "exception",
+                            ex["name"],
+                        )
                 old["values"] = old["values"] + ex["values"]
             else:
                 if ex["fields"] is None:
@@ -1034,10 +1039,9 @@ class RuleSet:
                         ex["name"],
                     )
                 if not ex["values"]:
-                    self._warn(
-                        "LOAD_APPEND_NO_VALUES",
-                        "Overriding/appending exception with no values",
-                        None,
+                    raise self._fail(
+                        "LOAD_ERR_VALIDATE",
+                        "Rule exception must have values property with a list of values",
                         file,
                         line,
                         "exception",
