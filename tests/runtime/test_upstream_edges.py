@@ -448,3 +448,24 @@ def test_appending_values_to_an_existing_exception(tmp_path: Path) -> None:
     rs = _load_text(tmp_path, text)
     assert rs.ok, [e.describe() for e in rs.errors]
     assert not Engine(rs).match(FieldsEvent(SYSCALL, "syscall", SYSCALL_SCHEMA))  # cat is now excepted
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "expected"),
+    [
+        # sinsp_utils::glob_match is fnmatch(3) without flags: '*' crosses '/', brackets are
+        # POSIX bracket expressions (']' first is literal, [:class:], '!' or '^' negate)
+        ("/var/*", "/var/run/file.txt", True),
+        ("[[:digit:]]x", "1x", True),
+        ("[[:alpha:]]", "7", False),
+        ("[]a]", "]", True),
+        ("[!]]", "]", False),
+        ("[a-]", "-", True),
+        ("a\\*", "a*", True),
+        ("a\\*", "ab", False),
+        ("x[", "x[", True),
+    ],
+)
+def test_glob_bracket_expressions(pattern: str, value: str, expected: bool) -> None:
+    quoted = pattern.replace("\\", "\\\\")
+    assert _eval(f'fd.name glob "{quoted}"', {**SYSCALL, "fd.name": value}) is expected

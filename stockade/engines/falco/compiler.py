@@ -120,6 +120,56 @@ class CompileError(Exception):
 # -- value helpers ---------------------------------------------------------------------------
 
 
+_POSIX_CLASSES = {
+    "alpha": "a-zA-Z",
+    "digit": "0-9",
+    "alnum": "a-zA-Z0-9",
+    "upper": "A-Z",
+    "lower": "a-z",
+    "space": " \\t\\n\\r\\f\\v",
+    "blank": " \\t",
+    "xdigit": "0-9A-Fa-f",
+    "cntrl": "\\x00-\\x1f\\x7f",
+    "print": "\\x20-\\x7e",
+    "graph": "\\x21-\\x7e",
+    "punct": "".join(re.escape(ch) for ch in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+}
+
+
+def _bracket(pat: str, i: int) -> tuple[str, int] | None:
+    """The fnmatch bracket expression starting at ``pat[i] == '['`` as a regex class, and the
+    index of its closing ``]``; ``None`` when it is not closed (then ``[`` is literal). A ``]``
+    right after ``[`` or ``[!`` is literal, ``[:name:]`` is a POSIX class, a backslash escapes."""
+    n = len(pat)
+    j = i + 1
+    neg = j < n and pat[j] in "!^"
+    if neg:
+        j += 1
+    parts: list[str] = []
+    first = True
+    while j < n:
+        c = pat[j]
+        if c == "]" and not first:
+            return "[" + ("^" if neg else "") + "".join(parts) + "]", j
+        first = False
+        if c == "[" and pat.startswith(":", j + 1):
+            end = pat.find(":]", j + 2)
+            name = pat[j + 2 : end] if end > 0 else ""
+            if name in _POSIX_CLASSES:
+                parts.append(_POSIX_CLASSES[name])
+                j = end + 2
+                continue
+        if c == "\\" and j + 1 < n:
+            j += 1
+            c = pat[j]
+        if c == "-" and parts and j + 1 < n and pat[j + 1] != "]":
+            parts.append("-")
+        else:
+            parts.append(re.escape(c))
+        j += 1
+    return None
+
+
 def glob_to_regex(pat: str, sep: bool = False, icase: bool = False) -> re.Pattern[str]:
     """POSIX fnmatch without flags (``*`` crosses ``/`` unless ``sep``), backslash escapes."""
     out: list[str] = []
@@ -136,23 +186,12 @@ def glob_to_regex(pat: str, sep: bool = False, icase: bool = False) -> re.Patter
             i += 1
             out.append(re.escape(pat[i]))
         elif c == "[":
-            j = i + 1
-            if j < n and pat[j] in "!^":
-                j += 1
-            if j < n and pat[j] == "]":
-                j += 1
-            while j < n and pat[j] != "]":
-                j += 1
-            if j >= n:
+            cls = _bracket(pat, i)
+            if cls is None:
                 out.append("\\[")
             else:
-                body = pat[i + 1 : j]
-                neg = body[:1] in ("!", "^")
-                if neg:
-                    body = body[1:]
-                body = body.replace("\\", "\\\\")
-                out.append(f"[{'^' if neg else ''}{body}]")
-                i = j
+                out.append(cls[0])
+                i = cls[1]
         else:
             out.append(re.escape(c))
         i += 1
