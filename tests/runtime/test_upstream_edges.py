@@ -469,3 +469,23 @@ def test_appending_values_to_an_existing_exception(tmp_path: Path) -> None:
 def test_glob_bracket_expressions(pattern: str, value: str, expected: bool) -> None:
     quoted = pattern.replace("\\", "\\\\")
     assert _eval(f'fd.name glob "{quoted}"', {**SYSCALL, "fd.name": value}) is expected
+
+
+def test_ancestor_pids_are_numbers() -> None:
+    # proc.apid is a PT_PID field: values compare as numbers, each ancestor in turn
+    ev = {**SYSCALL, "proc.ppid": 1, "proc.apid[2]": "7"}
+    assert _eval("proc.apid = 1", ev) is True
+    assert _eval("proc.apid in (7, 8)", ev) is True
+    assert _eval("proc.apid[2] > 10", ev) is False  # 7 > 10 as numbers ("7" > "10" as text)
+    assert _eval("proc.apid[0] = 42", ev) is True
+    got = _eval("proc.apid contains 1", ev)
+    assert isinstance(got, str) and "not supported for numeric filters" in got
+
+
+def test_volume_hostpath_missing_without_volumes() -> None:
+    # getArray(requestObject.spec.volumes) fails: the field is not available (not "false")
+    ev = K8sAuditEvent({"auditID": "1", "requestObject": {"spec": {}}})
+    assert ev.get("ka.req.volume.hostpath[/var/run/docker.sock]") is None
+    ev2 = K8sAuditEvent({"auditID": "1", "requestObject": {"spec": {"volumes": [{"hostPath": {"path": "/x/y"}}]}}})
+    assert ev2.get("ka.req.volume.hostpath[/x*]") == "true"
+    assert ev2.get("ka.req.volume.hostpath[/x]") == "false"

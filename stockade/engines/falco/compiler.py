@@ -81,6 +81,7 @@ _OPS_BY_TYPE: dict[str, frozenset[str]] = {
         ]
     ),
     "num": frozenset(["==", "=", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"]),
+    "ancn": frozenset(["==", "=", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"]),
     "bool": frozenset(["==", "=", "!=", "in", "intersects", "exists"]),
     "ip": frozenset(["==", "=", "!=", "in", "intersects", "exists"]),
     "net": frozenset(["==", "=", "!=", "in", "intersects", "exists"]),
@@ -104,6 +105,7 @@ _OPS_BY_TYPE: dict[str, frozenset[str]] = {
 _TYPE_NAMES = {
     "str": "string",
     "anc": "string",
+    "ancn": "numeric",
     "num": "numeric",
     "bool": "bool",
     "ip": "ipaddr",
@@ -510,10 +512,10 @@ class Compiler:
             # libsinsp: len takes strings, byte buffers and lists of anything; b64 strings and
             # byte buffers; tolower/toupper/basename strings only (lists of them included)
             if name == "len":
-                if typ in ("num", "bool", "ip", "net"):
+                if typ in ("num", "ancn", "bool", "ip", "net"):
                     raise CompileError(f"field type {_TYPE_NAMES[typ]} not supported by transformer 'len'")
                 return f"_tf('len', {inner})", "num"
-            if typ in ("num", "bool", "ip", "net") or (typ == "buf" and name != "b64"):
+            if typ in ("num", "ancn", "bool", "ip", "net") or (typ == "buf" and name != "b64"):
                 raise CompileError(f"field type {_TYPE_NAMES[typ]} not supported by transformer '{name}'")
             # a transformed list (or ancestor chain) stays a list of transformed values
             return f"_tf({name!r}, {inner})", typ if typ in ("list", "anc", "any") else "str"
@@ -643,6 +645,10 @@ class Compiler:
         if typ == "anc":
             s = self.const(frozenset(items))
             return f"((_v := {lhs}) is not None and not {s}.isdisjoint(_v))"
+        if typ == "ancn":
+            # proc.apid without an index: true when some ancestor's pid is in the set
+            nset = self.const(frozenset(self.number(it) for it in items))
+            return f"((_v := {lhs}) is not None and not {nset}.isdisjoint(_v))"
         if typ == "num":
             nums = []
             for it in items:
@@ -659,6 +665,13 @@ class Compiler:
             return f"((_v := {lhs}) is not None and _in_nets(_v, {nets}))"
         return f"((_v := {lhs}) is not None and _dyn_list({op!r}, _v, {self.const(items)}))"
 
+    def number(self, text: str) -> int:
+        """A numeric filter value, or a compile error."""
+        n = _num(text)
+        if n is None:
+            raise CompileError(f"'{text}' is not a valid number")
+        return n
+
     def parse_bool(self, text: str) -> bool:
         # libsinsp accepts exactly "true" and "false" (case-sensitive)
         if text == "true":
@@ -670,8 +683,8 @@ class Compiler:
     def scalar_check(self, lhs: str, typ: str, op: str, text: str) -> str:
         if typ == "any":
             return f"((_v := {lhs}) is not None and _dyn_cmp({op!r}, _v, {self.const(text)}))"
-        if typ == "anc":
-            pred = self.scalar_check("_x", "str", op, text)
+        if typ in ("anc", "ancn"):
+            pred = self.scalar_check("_x", "str" if typ == "anc" else "num", op, text)
             return f"((_v := {lhs}) is not None and any({pred} for _x in _v))"
         if typ == "num":
             n = _num(text)

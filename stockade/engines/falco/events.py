@@ -148,6 +148,8 @@ def _type_for(schema: Schema, key: str) -> str:
     typ = "" if info is None else info.type
     if typ == "anc" and rest:
         typ = "str"
+    elif typ == "ancn" and rest:
+        typ = "num"
     return typ
 
 
@@ -172,10 +174,10 @@ class FieldsEvent:
                         types[k] = typ
                 if not typ or type(v) is _PY_TYPES.get(typ):
                     continue
-                if typ == "anc":
-                    vals[k] = (
-                        tuple(_coerce(x, "str") for x in v) if isinstance(v, (list, tuple)) else (_coerce(v, "str"),)
-                    )
+                if typ in ("anc", "ancn"):
+                    # an ancestor chain: strings, or numbers for proc.apid
+                    et = "str" if typ == "anc" else "num"
+                    vals[k] = tuple(_coerce(x, et) for x in v) if isinstance(v, (list, tuple)) else (_coerce(v, et),)
                 else:
                     vals[k] = _coerce(v, typ)
         else:

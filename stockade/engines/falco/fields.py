@@ -65,6 +65,8 @@ class Schema:
             raise UnknownField(f"{name}[{arg}]: {arg} is not a valid number")
         if info.type == "anc" and arg is not None:
             return FieldInfo(info.name, "str", "optional")
+        if info.type == "ancn" and arg is not None:
+            return FieldInfo(info.name, "num", "optional")
         return info
 
     def knows(self, name: str) -> bool:
@@ -129,7 +131,8 @@ _SYSCALL = _table(
     str:optional proc.env
     str proc.stdin.type proc.stdout.type proc.stderr.type proc.stdin.name proc.stdout.name
     str proc.stderr.name proc.cmdline.argv0
-    anc:index proc.aname proc.apid proc.aexe proc.aexepath proc.acmdline
+    anc:index proc.aname proc.aexe proc.aexepath proc.acmdline
+    ancn:index proc.apid
     anc:optional proc.aenv
     num thread.tid thread.vtid thread.ioctl_request thread.exectime thread.totexectime
     num thread.vmsize thread.vmrss thread.pfmajor thread.pfminor thread.cgroups

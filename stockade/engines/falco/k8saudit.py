@@ -387,9 +387,10 @@ def _volumes(key: str, sub: str | None) -> Extractor:
 
 
 def _volume_hostpath(ev: dict[str, Any], arg: str | None) -> Any:
-    paths = _volumes("hostPath", "path")(ev, None) or ()
-    if arg is None:
+    # no volumes array at all: the plugin reports the field as not available
+    if arg is None or not isinstance(_path(ev, "requestObject", "spec", "volumes"), list):
         return None
+    paths = _volumes("hostPath", "path")(ev, None) or ()
     if arg.endswith("*"):
         prefix = arg[:-1]
         return "true" if any(p.startswith(prefix) for p in paths) else "false"
