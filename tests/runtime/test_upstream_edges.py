@@ -489,3 +489,10 @@ def test_volume_hostpath_missing_without_volumes() -> None:
     ev2 = K8sAuditEvent({"auditID": "1", "requestObject": {"spec": {"volumes": [{"hostPath": {"path": "/x/y"}}]}}})
     assert ev2.get("ka.req.volume.hostpath[/x*]") == "true"
     assert ev2.get("ka.req.volume.hostpath[/x]") == "false"
+
+
+def test_ancestor_field_against_val() -> None:
+    ev = {**SYSCALL, "proc.pname": "bash", "proc.aname[2]": "cat", "proc.ppid": 1, "proc.vpid": 1}
+    assert _eval("proc.aname = val(proc.name)", ev) is True  # the grandparent is also "cat"
+    assert _eval("proc.aname[1] = val(proc.name)", ev) is False
+    assert _eval("proc.apid = val(proc.vpid)", ev) is True

@@ -602,6 +602,12 @@ class Compiler:
                 rsrc = f"g({f.key!r})"
             else:
                 rsrc = self.operand(rhs)[0]
+            if typ in ("anc", "ancn"):
+                # an ancestor field without index: true when some ancestor passes
+                return (
+                    f"((_v := {lhs_src}) is not None and (_w := {rsrc}) is not None"
+                    f" and any(_val_cmp({op!r}, _x, _w) for _x in _v))"
+                )
             return f"((_v := {lhs_src}) is not None and _val_cmp({op!r}, _v, {rsrc}))"
         if isinstance(rhs, FieldRef):  # defensive: the parser never produces it
             raise CompileError("unexpected field on the right-hand side")
