@@ -496,3 +496,35 @@ def test_ancestor_field_against_val() -> None:
     assert _eval("proc.aname = val(proc.name)", ev) is True  # the grandparent is also "cat"
     assert _eval("proc.aname[1] = val(proc.name)", ev) is False
     assert _eval("proc.apid = val(proc.vpid)", ev) is True
+
+
+# -- nesting depth (libs parser.cpp depth_guard; Falco sets the limit to 1000) -------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "levels", "ok"),
+    [
+        # each parenthesis nests parse_check, the embedded expression, parse_or, parse_and and
+        # parse_not (5 levels); a comparison 3 more: 198 levels fit in 1000, 199 do not
+        ("({})", 198, True),
+        ("({})", 199, False),
+        ("not ({})", 198, True),
+        ("not ({})", 199, False),
+        ("proc.name=cat and ({})", 190, True),
+        ("proc.name=dog or ({})", 190, True),
+    ],
+)
+def test_depth_limit(template: str, levels: int, ok: bool) -> None:
+    cond = "proc.name=cat"
+    for _ in range(levels):
+        cond = template.format(cond)
+    got = _eval(cond)
+    if ok:
+        assert isinstance(got, bool)
+    else:
+        assert got == "error: exceeded max depth limit of 1000"
+
+
+def test_repeated_not_toggles() -> None:
+    assert _eval("not " * 2001 + "proc.name=dog") is True
+    assert _eval("not " * 2000 + "proc.name=dog") is False

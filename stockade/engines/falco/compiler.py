@@ -473,21 +473,55 @@ class Compiler:
 
     def compile(self, node: Node) -> Predicate:
         """A predicate for ``node``; raise :class:`CompileError`."""
-        src = self.expr(node)
-        code = f"lambda g: bool({src})"
         try:
-            fn: Predicate = eval(code, self.ns)
-        except (SyntaxError, RecursionError) as e:
-            raise CompileError(f"condition too complex to compile: {e}") from e
+            src = self.expr(node)
+            fn: Predicate = eval(f"lambda g: bool({src})", self.ns)
+        except (SyntaxError, RecursionError, MemoryError):
+            # Python's parser caps nesting (about 200 parentheses) below libsinsp's depth
+            # limit: compose per-check functions instead of one expression
+            return self.compose(node)
         return fn
+
+    def compose(self, node: Node) -> Predicate:
+        """The slower closure form of :meth:`compile`, for very deeply nested conditions."""
+        if isinstance(node, (And, Or)):
+            preds = tuple(self.compose(c) for c in self.flat(node))
+            if isinstance(node, And):
+                return lambda g: all(p(g) for p in preds)
+            return lambda g: any(p(g) for p in preds)
+        if isinstance(node, Not):
+            pred = self.compose(node.child)
+            return lambda g: not pred(g)
+        if isinstance(node, MacroRef):
+            raise CompileError(f"unexpected identifier '{node.name}'")
+        fn: Predicate = eval(f"lambda g: bool({self.check(node)})", self.ns)
+        return fn
+
+    @staticmethod
+    def flat(node: And | Or) -> list[Node]:
+        """Children of a conjunction (disjunction), with nested ones of the same kind inlined."""
+        out: list[Node] = []
+        stack: list[Node] = list(reversed(node.children))
+        while stack:
+            c = stack.pop()
+            if type(c) is type(node):
+                assert isinstance(c, (And, Or))
+                stack.extend(reversed(c.children))
+            else:
+                out.append(c)
+        return out
 
     def expr(self, node: Node) -> str:
         if isinstance(node, And):
-            return "(" + " and ".join(self.expr(c) for c in node.children) + ")"
+            return "(" + " and ".join(self.expr(c) for c in self.flat(node)) + ")"
         if isinstance(node, Or):
-            return "(" + " or ".join(self.expr(c) for c in node.children) + ")"
+            return "(" + " or ".join(self.expr(c) for c in self.flat(node)) + ")"
         if isinstance(node, Not):
-            return f"(not {self.expr(node.child)})"
+            # collapse nested negations (``not (not (...))``) so deep trees stay shallow code
+            inner, neg = node.child, True
+            while isinstance(inner, Not):
+                inner, neg = inner.child, not neg
+            return f"(not {self.expr(inner)})" if neg else self.expr(inner)
         if isinstance(node, MacroRef):
             raise CompileError(f"unexpected identifier '{node.name}'")
         return self.check(node)

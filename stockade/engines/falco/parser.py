@@ -9,6 +9,7 @@ recognised by prefix in a fixed order (so ``existsand m`` parses, ``containsx`` 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
 
 from stockade.engines.falco.ast import (
@@ -56,6 +57,7 @@ LIST_OPS = ("intersects", "in", "pmatch")
 MODIFIERS = ("oneof", "anyof", "allof")
 _SYMBOL_OPS = frozenset(("==", "=", "!=", "<=", "<", ">=", ">"))
 MAX_DEPTH = 1000
+_NEEDED_RECURSION = 4 * MAX_DEPTH
 
 
 class ParseError(Exception):
@@ -108,9 +110,12 @@ class _Parser:
             raise self.unexpected()
         return node
 
-    def enter(self) -> None:
-        self.depth += 1
-        if self.depth > MAX_DEPTH:
+    def enter(self, n: int = 1) -> None:
+        """Count one level of libsinsp's recursion guard: each of parse_or, parse_and,
+        parse_not, parse_check and a parenthesis costs one, a comparison three more (condition,
+        value, transformer probe); reaching the limit (Falco sets 1000) is an error."""
+        self.depth += n
+        if self.depth >= MAX_DEPTH:
             raise self.error(f"exceeded max depth limit of {MAX_DEPTH}")
 
     def parse_or(self) -> Node:
@@ -128,6 +133,7 @@ class _Parser:
         return children[0] if len(children) == 1 else Or(tuple(children))
 
     def parse_and(self) -> Node:
+        self.enter()
         children = [self.parse_not()]
         while True:
             save = self.i
@@ -137,6 +143,7 @@ class _Parser:
             else:
                 self.i = save
                 break
+        self.depth -= 1
         return children[0] if len(children) == 1 else And(tuple(children))
 
     def parse_after_keyword(self, kw: str, operand: Callable[[], Node]) -> Node:
@@ -154,6 +161,7 @@ class _Parser:
         raise self.error(f"expected blank or '(' after '{kw}'")
 
     def parse_not(self) -> Node:
+        self.enter()
         negations = 0
         while True:
             if self.s.startswith("not", self.i):
@@ -172,9 +180,9 @@ class _Parser:
                     break
             node = self.parse_check()
             break
-        for _ in range(negations):
-            node = Not(node)
-        return node
+        self.depth -= 1
+        # repeated 'not's toggle one flag, as in libsinsp (no tower of nested negations)
+        return Not(node) if negations % 2 else node
 
     def parse_paren(self) -> Node:
         # at '('
@@ -192,6 +200,13 @@ class _Parser:
         return node
 
     def parse_check(self) -> Node:
+        self.enter()
+        try:
+            return self.parse_check_body()
+        finally:
+            self.depth -= 1
+
+    def parse_check_body(self) -> Node:
         if self.i >= len(self.s):
             raise self.error(f"unexpected end of input after '{self.last}'")
         if self.peek("("):
@@ -312,6 +327,17 @@ class _Parser:
         return self.parse_transformer(TRANSFORMERS)
 
     def parse_operator(self, lhs: FieldRef | Transform) -> Check:
+        self.enter()  # parse_condition
+        try:
+            if not any(self.peek(op) for op in UNARY_OPS):
+                # a comparison also nests the value parser and the transformer probe
+                self.enter(2)
+                self.depth -= 2
+            return self.parse_operator_body(lhs)
+        finally:
+            self.depth -= 1
+
+    def parse_operator_body(self, lhs: FieldRef | Transform) -> Check:
         for op in UNARY_OPS:
             if self.peek(op):
                 self.i += len(op)
@@ -482,10 +508,18 @@ class _Parser:
 
 def parse(text: str) -> Node:
     """Parse a condition; raise :class:`ParseError` with libsinsp-like wording."""
+    # the depth guard stops at MAX_DEPTH levels, about five Python frames per parenthesis:
+    # make sure Python's own limit is not reached first
+    limit = sys.getrecursionlimit()
+    if limit < _NEEDED_RECURSION:
+        sys.setrecursionlimit(_NEEDED_RECURSION)
     try:
         return _Parser(text).parse()
     except RecursionError as e:
-        raise ParseError("exceeded max depth limit") from e
+        raise ParseError(f"exceeded max depth limit of {MAX_DEPTH}") from e
+    finally:
+        if limit < _NEEDED_RECURSION:
+            sys.setrecursionlimit(limit)
 
 
 def parse_operand(text: str, pos: int) -> tuple[FieldRef | Transform, int] | None:
