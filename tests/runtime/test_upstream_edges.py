@@ -228,11 +228,19 @@ def test_uri_param_follows_go_parse_query() -> None:
     assert ev.get("ka.uri.param[nope]") is None
 
 
-@pytest.mark.parametrize("query", ["a=1&b=%zz", "a=1;b=2"])
-def test_uri_param_missing_when_query_does_not_parse(query: str) -> None:
-    # url.ParseQuery reports an error (bad escape, ';' separator): the plugin sets no value
-    ev = K8sAuditEvent({**AUDIT, "requestURI": f"/api/v1/pods?{query}"})
+@pytest.mark.parametrize("uri", ["/api/v1/pods?a=1&b=%zz", "/api/v1/pods?a=1;b=2", "/api/%zz?a=1", "/api?a=1\x01"])
+def test_uri_param_missing_when_uri_does_not_parse(uri: str) -> None:
+    # url.Parse / url.ParseQuery report an error (bad escape, ';' separator, control character):
+    # the plugin sets no value
+    ev = K8sAuditEvent({**AUDIT, "requestURI": uri})
     assert ev.get("ka.uri.param[a]") is None
+
+
+def test_uri_param_keys_are_unescaped_and_fragment_dropped() -> None:
+    ev = K8sAuditEvent({**AUDIT, "requestURI": "/api?a%20b=2&a=1#frag&c=3"})
+    assert ev.get("ka.uri.param[a b]") == "2"  # the key of ka.uri.param["a b"]
+    assert ev.get("ka.uri.param[a]") == "1"
+    assert ev.get("ka.uri.param[c]") is None
 
 
 def test_container_images_missing_when_a_container_has_none() -> None:

@@ -314,11 +314,18 @@ def _uri_param(ev: dict[str, Any], arg: str | None) -> Any:
     uri = ev.get("requestURI")
     if uri is None or arg is None:
         return None
-    # the query is what follows the first '?', up to a '#' fragment
-    text = jtext(uri).split("#", 1)[0]
-    if "?" not in text:
+    text = jtext(uri)
+    # url.Parse fails on control characters and on a bad '%' escape in the path
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
         return None
-    params = go_parse_query(text.split("?", 1)[1])
+    # the query is what follows the first '?', up to a '#' fragment
+    text = text.split("#", 1)[0]
+    path, sep, query = text.partition("?")
+    if "%" in path and _go_unescape(path.replace("+", "")) is None:
+        return None
+    if not sep:
+        return None
+    params = go_parse_query(query)
     if params is None:
         return None
     vals = params.get(arg)
