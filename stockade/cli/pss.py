@@ -138,6 +138,7 @@ def _entry(ref: PodSpecRef, ns: str | None) -> dict[str, Any]:
 
 def run_check(args: argparse.Namespace) -> int:
     """``stockade pss check``."""
+    from stockade.checks.pss.standards import locate
     from stockade.engines.pss.admission import runtime_class
     from stockade.engines.pss.evaluator import evaluate_at
     from stockade.errors import UsageError
@@ -181,7 +182,10 @@ def run_check(args: argparse.Namespace) -> int:
                 else:
                     r = evaluate_at(ref.metadata, ref.spec, lv, is_pod=is_pod)
                     result_allowed = r.allowed
-                    violations = [{"check": v.check_id, "reason": v.reason, "detail": v.detail} for v in r.violations]
+                    violations = [
+                        {"check": v.check_id, "reason": v.reason, "detail": v.detail, "path": locate(ref, v.fields)}
+                        for v in r.violations
+                    ]
                 entries.append(
                     {
                         **base,

@@ -41,12 +41,18 @@ def test_check_uses_namespace_labels_json(capsys: pytest.CaptureFixture[str]) ->
     assert {"file", "kind", "namespace", "name", "level", "version", "allowed", "violations"} <= set(debug)
     assert debug["file"] == PLATFORM and debug["namespace"] == "gpu-training"
     assert debug["violations"] == [
-        {"check": "hostNamespaces", "reason": "host namespaces", "detail": "hostNetwork"},
-        {"check": "hostPorts", "reason": "hostPort", "detail": 'container "shell" uses hostPort 8080'},
+        {"check": "hostNamespaces", "reason": "host namespaces", "detail": "hostNetwork", "path": "spec.hostNetwork"},
+        {
+            "check": "hostPorts",
+            "reason": "hostPort",
+            "detail": 'container "shell" uses hostPort 8080',
+            "path": "spec.containers[0].ports[0].containerPort",  # hostPort defaulted from it (hostNetwork)
+        },
         {
             "check": "privileged",
             "reason": "privileged",
             "detail": 'container "shell" must not set securityContext.privileged=true',
+            "path": "spec.containers[0].securityContext.privileged",
         },
     ]
 
