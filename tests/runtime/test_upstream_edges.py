@@ -536,3 +536,29 @@ def test_depth_limit(template: str, levels: int, ok: bool) -> None:
 def test_repeated_not_toggles() -> None:
     assert _eval("not " * 2001 + "proc.name=dog") is True
     assert _eval("not " * 2000 + "proc.name=dog") is False
+
+
+# -- regex: RE2 in POSIX syntax, full match (libs: the 'regex' operator) -------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "expected"),
+    [
+        ("c.t", "cat", True),
+        ("[[:alpha:]]+", "cat", True),  # POSIX classes inside brackets
+        ("[^[:digit:]]+", "cat", True),
+        ("[[:digit:]]+", "cat", False),
+        ("[]a]*cat", "]acat", True),
+        ("a.b", "a\nb", False),  # '.' does not match a newline (RE2 default)
+        ("ca", "cat", False),  # anchored at both ends
+    ],
+)
+def test_regex_matches(pattern: str, value: str, expected: bool) -> None:
+    assert _eval(f'proc.cmdline regex "{pattern}"', {**SYSCALL, "proc.cmdline": value}) is expected
+
+
+@pytest.mark.parametrize("pattern", ["(c)a\\\\1", "\\\\w+", "(?i)cat", "(?:c)at", "c.*?t", "("])
+def test_regex_rejects_perl_syntax(pattern: str) -> None:
+    # POSIX syntax has no back-references, Perl classes, (?...) groups or non-greedy operators
+    got = _eval(f'proc.name regex "{pattern}"')
+    assert isinstance(got, str) and "invalid regex pattern" in got

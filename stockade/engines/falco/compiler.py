@@ -765,8 +765,12 @@ class Compiler:
             rx = self.const(glob_to_regex(text, icase=op == "iglob"))
             return f"((_v := {lhs}) is not None and {rx}.match(_v) is not None)"
         if op == "regex":
+            bad = _non_posix_regex(text)
+            if bad:
+                raise CompileError(f"invalid regex pattern: '{text}': {bad}")
             try:
-                rx_c = re.compile(text, re.S)
+                # RE2 defaults: '.' does not match a newline; POSIX mode anchors at lines
+                rx_c = re.compile(_posix_regex_to_python(text), re.M)
             except re.error as e:
                 raise CompileError(f"invalid regex pattern: '{text}': {e}") from e
             if re.fullmatch(r"[A-Za-z0-9_/ .-]*", text):
@@ -783,6 +787,83 @@ class Compiler:
         if op == "=":
             return f"({lhs} == {c})"
         return f"((_v := {lhs}) is not None and _v {pyop} {c})"
+
+
+def _non_posix_regex(pat: str) -> str:
+    """Why ``pat`` is not RE2 POSIX syntax (which libsinsp's ``regex`` uses), or "".
+
+    POSIX mode has no Perl extensions: no ``(?...)`` groups or flags, no non-greedy
+    quantifiers, no back-references, no ``\\d \\w \\s \\b`` classes or ``\\A \\z`` anchors."""
+    i, n = 0, len(pat)
+    in_class = False
+    while i < n:
+        c = pat[i]
+        if c == "\\" and i + 1 < n:
+            e = pat[i + 1]
+            if e in "dDwWsSbBAzZCQEpP" or e in "123456789":
+                return f"invalid escape sequence: \\{e}"
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+        elif c == "[":
+            in_class = True
+            if pat.startswith("^", i + 1):
+                i += 1
+            if pat.startswith("]", i + 1):
+                i += 1
+        elif c == "(" and pat.startswith("?", i + 1):
+            return "missing argument to repetition operator: ?"
+        elif c in "*+?}" and pat.startswith("?", i + 1) and i > 0:
+            return f"bad repetition operator: {c}?"
+        i += 1
+    return ""
+
+
+def _posix_regex_to_python(pat: str) -> str:
+    """Rewrite bracket expressions for Python: ``[:alpha:]`` classes become ranges and
+    characters Python would read as nested sets or set operations are escaped."""
+    out: list[str] = []
+    i, n = 0, len(pat)
+    while i < n:
+        c = pat[i]
+        if c == "\\" and i + 1 < n:
+            out.append(pat[i : i + 2])
+            i += 2
+            continue
+        if c != "[":
+            out.append(c)
+            i += 1
+            continue
+        # a bracket expression: '[', optional '^', a leading ']' is literal
+        out.append("[")
+        i += 1
+        if pat.startswith("^", i):
+            out.append("^")
+            i += 1
+        if pat.startswith("]", i):
+            out.append("\\]")
+            i += 1
+        while i < n and pat[i] != "]":
+            ch = pat[i]
+            if ch == "[" and pat.startswith(":", i + 1):
+                end = pat.find(":]", i + 2)
+                name = pat[i + 2 : end] if end > 0 else ""
+                if name in _POSIX_CLASSES:
+                    out.append(_POSIX_CLASSES[name])
+                    i = end + 2
+                    continue
+            if ch == "\\" and i + 1 < n:
+                out.append(pat[i : i + 2])
+                i += 2
+                continue
+            out.append("\\" + ch if ch in "[&~|" else ch)
+            i += 1
+        if i < n:
+            out.append("]")
+            i += 1
+    return "".join(out)
 
 
 def _concat(sep: str, parts: tuple[Any, ...]) -> str | None:
