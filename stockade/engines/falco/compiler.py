@@ -373,7 +373,7 @@ def _str_op(op: str, s: str, text: str) -> bool:
         return glob_to_regex(text, icase=True).match(s) is not None
     if op == "regex":
         try:
-            return re.fullmatch(text, s) is not None
+            return re.fullmatch(_posix_regex_to_python(text), s, re.M) is not None
         except re.error:
             return False
     if op == "pmatch":
