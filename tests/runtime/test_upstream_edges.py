@@ -562,3 +562,18 @@ def test_regex_rejects_perl_syntax(pattern: str) -> None:
     # POSIX syntax has no back-references, Perl classes, (?...) groups or non-greedy operators
     got = _eval(f'proc.name regex "{pattern}"')
     assert isinstance(got, str) and "invalid regex pattern" in got
+
+
+@pytest.mark.parametrize(
+    ("cond", "expected"),
+    [
+        # value parser: an address field takes addresses, a network field takes addr/len
+        ("fd.sip = 10.1.2.3", True),
+        ("fd.sip in (10.1.2.3, ::1)", True),
+        ("fd.snet in (fe80::/10, 10.0.0.0/8)", True),
+        ("fd.sip in (10.0.0.0/8)", "error: unrecognized IP address 10.0.0.0/8"),
+        ("fd.snet = 10.1.2.3", "error: unrecognized IP network 10.1.2.3"),
+    ],
+)
+def test_ip_values_by_field_type(cond: str, expected: bool | str) -> None:
+    assert _eval(cond, {**SYSCALL, "evt.type": "connect", "fd.sip": "10.1.2.3", "fd.snet": "10.1.2.3"}) == expected

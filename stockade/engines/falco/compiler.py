@@ -255,9 +255,15 @@ def _num(text: str) -> int | None:
     return int(text)
 
 
-def _netset(items: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+def _netset(items: list[str], typ: str = "") -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Filter values of an IP field: an address field takes plain addresses and a network
+    field takes ``addr/len`` networks (libsinsp's value parser rejects the other form)."""
     nets = []
     for it in items:
+        if typ == "ip" and "/" in it:
+            raise CompileError(f"unrecognized IP address {it}")
+        if typ == "net" and "/" not in it:
+            raise CompileError(f"unrecognized IP network {it}")
         try:
             nets.append(ipaddress.ip_network(it, strict=False))
         except ValueError as e:
@@ -701,7 +707,7 @@ class Compiler:
             vals = frozenset(self.parse_bool(it) for it in items)
             return f"({lhs} in {self.const(vals)})"
         if typ in ("ip", "net"):
-            nets = self.const(_netset(list(items)))
+            nets = self.const(_netset(list(items), typ))
             return f"((_v := {lhs}) is not None and _in_nets(_v, {nets}))"
         return f"((_v := {lhs}) is not None and _dyn_list({op!r}, _v, {self.const(items)}))"
 
@@ -736,7 +742,7 @@ class Compiler:
             pyop = "==" if op == "=" else "!="
             return f"((_v := {lhs}) is not None and _v {pyop} {b})"
         if typ in ("ip", "net"):
-            nets = self.const(_netset([text]))
+            nets = self.const(_netset([text], typ))
             if op == "=":
                 return f"((_v := {lhs}) is not None and _in_nets(_v, {nets}))"
             return f"((_v := {lhs}) is not None and not _in_nets(_v, {nets}))"
