@@ -577,3 +577,49 @@ def test_regex_rejects_perl_syntax(pattern: str) -> None:
 )
 def test_ip_values_by_field_type(cond: str, expected: bool | str) -> None:
     assert _eval(cond, {**SYSCALL, "evt.type": "connect", "fd.sip": "10.1.2.3", "fd.snet": "10.1.2.3"}) == expected
+
+
+# -- value warnings (libs sinsp_filter_compiler::check_value_and_add_warnings; falco engine tests
+# exceptions_values_rhs_field_ambiguous*) ----------------------------------------------------------
+
+
+def _warnings(cond: str, exceptions: list[dict[str, Any]] | None = None) -> list[str]:
+    rs = RuleSet()
+    rule = _rule(cond)
+    if exceptions:
+        rule["exceptions"] = exceptions
+    assert rs.load_items([rule]), [e.describe() for e in rs.errors]
+    return [w.message for w in rs.warnings if w.code == "LOAD_COMPILE_CONDITION"]
+
+
+@pytest.mark.parametrize(
+    ("cond", "values", "message"),
+    [
+        ("evt.type = open", [["proc.pname"]], "'proc.pname' may be a valid field misused as a const string value"),
+        # the exception value is quoted in the condition because of its blank: still warned
+        ("evt.type = open", [["proc.pname "]], "'proc.pname ' may be a valid field misused as a const string value"),
+        (
+            'evt.type = open and proc.name = "proc.pname"',
+            None,
+            "'proc.pname' may be a valid field misused as a const string value",
+        ),
+        (
+            'evt.type = open and proc.name = "tolower(x)"',
+            None,
+            "'tolower(x)' may be a valid field transformer misused as a const string value",
+        ),
+        (
+            'evt.type = open and proc.name regex "^abc.*"',
+            None,
+            "regex check with '^abc.*' may be optimized with simpler operators such as "
+            "'=', 'contains', 'startswith', 'endswith'",
+        ),
+    ],
+)
+def test_value_warnings(cond: str, values: list[list[str]] | None, message: str) -> None:
+    exceptions = [{"name": "e", "fields": ["proc.name"], "comps": ["="], "values": values}] if values else None
+    assert message in _warnings(cond, exceptions)
+
+
+def test_regex_with_syntax_in_the_middle_is_not_warned() -> None:
+    assert _warnings('evt.type = open and proc.name regex "a.b"') == []

@@ -666,12 +666,16 @@ class Compiler:
         if "\x00" in lit.text and typ != "buf":
             # filter values are C strings: only byte buffers may hold a NUL byte
             raise CompileError(f"filter value contains a NUL byte, which only byte buffer fields accept: {lit.text!r}")
-        if lit.quoted:
-            return
-        if re.fullmatch(r"[a-zA-Z][a-zA-Z0-9_]*(\.[a-zA-Z][a-zA-Z0-9_]*)+(\[[^\]]*\])?", lit.text):
-            name = lit.text.split("[", 1)[0]
-            if self.schema.knows(name):
-                self.warnings.append(f"string '{lit.text}' may be a valid field wrongly interpreted as a string value")
+        # libsinsp check_value_and_add_warnings: every constant (quoted or not), with its blanks
+        # removed, is tested as a field name and as a transformer expression
+        text = lit.text
+        nospaces = "".join(text.split())
+        m = _FIELD_VALUE_RE.fullmatch(nospaces)
+        if m and self.schema.knows(m.group(1)):
+            self.warnings.append(f"'{text}' may be a valid field misused as a const string value")
+        for t in _WARN_TRANSFORMERS:
+            if len(nospaces) >= len(t) + 2 and nospaces.startswith(t + "(") and nospaces.endswith(")"):
+                self.warnings.append(f"'{text}' may be a valid field transformer misused as a const string value")
 
     def list_check(self, lhs: str, typ: str, op: str, items: tuple[str, ...]) -> str:
         if op == "pmatch":
@@ -779,8 +783,11 @@ class Compiler:
                 rx_c = re.compile(_posix_regex_to_python(text), re.M)
             except re.error as e:
                 raise CompileError(f"invalid regex pattern: '{text}': {e}") from e
-            if re.fullmatch(r"[A-Za-z0-9_/ .-]*", text):
-                self.warnings.append(f"regex '{text}' could be written with a plain string operator")
+            if _regex_is_plain(text):
+                self.warnings.append(
+                    f"regex check with '{text}' may be optimized with simpler operators such as "
+                    "'=', 'contains', 'startswith', 'endswith'"
+                )
             return f"((_v := {lhs}) is not None and {self.const(rx_c)}.fullmatch(_v) is not None)"
         if op == "pmatch":
             return self.list_check(lhs, typ, op, (text,))
@@ -870,6 +877,30 @@ def _posix_regex_to_python(pat: str) -> str:
             out.append("]")
             i += 1
     return "".join(out)
+
+
+_FIELD_VALUE_RE = re.compile(r"([a-zA-Z][a-zA-Z0-9_]*(?:\.[a-zA-Z][a-zA-Z0-9_]*)+)(?:\[[^\]]*\])?")
+_WARN_TRANSFORMERS = ("val", "tolower", "toupper", "b64", "basename", "len", "join", "concat")
+_RGX_SPECIAL = frozenset(".+*?^$()[]{}|\\")
+
+
+def _regex_is_plain(v: str) -> bool:
+    """libsinsp's heuristic: no regex syntax apart from the ``^``/``$`` anchors and a leading
+    or trailing ``.*``/``.+``/``.?``, so '=', 'contains', 'startswith' or 'endswith' would do."""
+    n = len(v)
+    i = 0
+    while i < n:
+        c = v[i]
+        if (i == 0 and c == "^") or (i == n - 1 and c == "$"):
+            i += 1
+            continue
+        if ((i == 0 and n > 1) or i == n - 2) and c == "." and i + 1 < n and v[i + 1] in "+*?":
+            i += 2
+            continue
+        if c in _RGX_SPECIAL:
+            return False
+        i += 1
+    return True
 
 
 def _concat(sep: str, parts: tuple[Any, ...]) -> str | None:
