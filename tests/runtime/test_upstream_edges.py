@@ -623,3 +623,22 @@ def test_value_warnings(cond: str, values: list[list[str]] | None, message: str)
 
 def test_regex_with_syntax_in_the_middle_is_not_warned() -> None:
     assert _warnings('evt.type = open and proc.name regex "a.b"') == []
+
+
+@pytest.mark.parametrize(
+    ("value", "ok", "message"),
+    [
+        ("false", True, ""),
+        ("False", True, ""),
+        ("OFF", True, ""),
+        ("n", True, ""),
+        ("fAlSe", False, "Can't decode YAML scalar value"),  # yaml-cpp: flexible case only
+        ('""', False, "Value must be non-empty"),  # decode_val_generic checks emptiness first
+        ("", False, "Mapping for key 'enabled' is empty"),
+    ],
+)
+def test_enabled_bool_decoding(tmp_path: Path, value: str, ok: bool, message: str) -> None:
+    rs = _load_text(tmp_path, _RULE_YAML + f"  enabled: {value}\n")
+    assert rs.ok is ok
+    if not ok:
+        assert rs.errors[0].message == message

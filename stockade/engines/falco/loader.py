@@ -178,7 +178,11 @@ def _parse_bool(v: Any) -> bool | None:
         return v
     if not isinstance(v, str):
         return None
-    low = v.strip().lower()
+    # yaml-cpp's convert<bool>: y/yes/true/on and n/no/false/off, written all lower case, all
+    # upper case or capitalised ("True", "TRUE"; not "tRUE")
+    if not (v.islower() or v.isupper() or (v[:1].isupper() and v[1:].islower()) or len(v) == 1):
+        return None
+    low = v.lower()
     if low in ("true", "yes", "on", "y"):
         return True
     if low in ("false", "no", "off", "n"):
@@ -451,6 +455,8 @@ class RuleSet:
             return None
         if el[key] is None:
             raise self._fail("LOAD_ERR_YAML_VALIDATE", f"Mapping for key '{key}' is empty", file, line, itype, iname)
+        if el[key] == "":
+            raise self._fail("LOAD_ERR_YAML_VALIDATE", "Value must be non-empty", file, line, itype, iname)
         b = _parse_bool(el[key])
         if b is None:
             raise self._fail("LOAD_ERR_YAML_VALIDATE", "Can't decode YAML scalar value", file, line, itype, iname)
