@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -230,6 +231,17 @@ def _print_check_table(entries: list[dict[str, Any]], files: int) -> None:
     out.write(f"{len(entries)} verdicts, {n_denied} denied\n")
 
 
+_REPLICATED_KINDS = ("Deployment", "ReplicaSet", "ReplicationController", "StatefulSet")
+
+
+def _scaled_to_zero(body: Any) -> bool:
+    if not isinstance(body, Mapping) or body.get("kind") not in _REPLICATED_KINDS:
+        return False
+    spec = body.get("spec")
+    replicas = spec.get("replicas") if isinstance(spec, Mapping) else None
+    return type(replicas) is int and replicas == 0
+
+
 def run_dry_run(args: argparse.Namespace) -> int:
     """``stockade pss dry-run``."""
     from stockade.engines.pss.admission import ExistingPod, namespace_dry_run
@@ -244,19 +256,29 @@ def run_dry_run(args: argparse.Namespace) -> int:
     new_labels = {**old_labels, ENFORCE_LABEL: args.level}
     if args.pss_version:
         new_labels[ENFORCE_VERSION_LABEL] = args.pss_version
+    in_ns = [obj for obj in loaded.inventory if obj.namespace in (None, args.namespace)]
+    # Like the API server, only running pods are checked; a workload's template stands in for the
+    # pods it would create unless the inputs already hold what it created (a `kubectl get -o yaml`
+    # dump: Deployment -> ReplicaSet -> Pods), or it is scaled to zero (it creates no pods).
+    has_children: set[tuple[str, str]] = set()
+    for obj in in_ns:
+        md = obj.body.get("metadata")
+        owners = md.get("ownerReferences") if isinstance(md, Mapping) else None
+        for o in owners if isinstance(owners, list) else []:
+            if isinstance(o, Mapping) and o.get("controller") is True:
+                has_children.add((str(o.get("kind")), str(o.get("name"))))
     pods: list[ExistingPod] = []
-    for obj in loaded.inventory:
-        if obj.namespace not in (None, args.namespace):
-            continue
+    for obj in in_ns:
         for ref in find_pod_specs(obj):
             if ref.is_template:
+                if (obj.kind, obj.name) in has_children or _scaled_to_zero(obj.body):
+                    continue
                 role = f" ({ref.role})" if ref.role else ""
                 name = f"{obj.kind}/{obj.name}{role}"
                 meta = dict(ref.metadata)
-                # each workload stands for the pods it creates: one "owner" per template
-                meta["ownerReferences"] = [
-                    {"controller": True, "kind": obj.kind, "name": obj.name, "uid": f"{ref.path}"}
-                ]
+                # each template stands for the pods it creates: one controller (by UID) per template
+                uid = f"{obj.kind}/{obj.namespace or ''}/{obj.name}/{ref.path}"
+                meta["ownerReferences"] = [{"controller": True, "kind": obj.kind, "name": obj.name, "uid": uid}]
             else:
                 name, meta = obj.name, dict(ref.metadata)
             pods.append(ExistingPod(name, meta, ref.spec))
@@ -269,6 +291,7 @@ def run_dry_run(args: argparse.Namespace) -> int:
             "level": lv.level.value,
             "version": str(lv.version),
             "evaluated": dry.evaluated,
+            "total": max(dry.total, dry.evaluated),
             "skipped": dry.skipped or None,
             "label_errors": list(dry.label_errors),
             "groups": [

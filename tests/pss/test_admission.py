@@ -278,9 +278,13 @@ def test_dry_run_groups_by_reasons() -> None:
 def test_dry_run_one_pod_per_controller_first() -> None:
     pods = [pod("rs-a-1", BAD_SPEC, "a"), pod("rs-a-2", PLAIN_SPEC, "a"), pod("solo", PLAIN_SPEC)]
     dry = namespace_dry_run("ml", pods, new_labels=ENFORCE_R)
-    # rs-a-2 is evaluated after solo, so solo names the group of plain pods
-    assert [g.first_pod for g in dry.groups] == ["rs-a-1", "solo"]
+    # rs-a-2 is evaluated after solo, but a group is named after its lexically smallest pod
+    assert [g.first_pod for g in dry.groups] == ["rs-a-1", "rs-a-2"]
     assert dry.groups[1].pods == ("solo", "rs-a-2")
+    # the order decides which pods fit under the limit: the replica is the one left out
+    limited = namespace_dry_run("ml", pods, new_labels=ENFORCE_R, max_pods=2)
+    assert [g.pods for g in limited.groups] == [("rs-a-1",), ("solo",)]
+    assert limited.warnings()[0] == "new PodSecurity enforce level only checked against the first 2 of 3 existing pods"
 
 
 @pytest.mark.parametrize(

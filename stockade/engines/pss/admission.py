@@ -178,6 +178,60 @@ def runtime_class(spec: Mapping[str, Any] | None) -> str:
     return rc if isinstance(rc, str) else ""
 
 
+IGNORED_POD_SUBRESOURCES = frozenset({"exec", "attach", "binding", "eviction", "log", "portforward", "proxy", "status"})
+"""Pod subresources the plugin never evaluates (``ephemeralcontainers`` and ``resize`` are evaluated)."""
+
+SECCOMP_CONTAINER_ANNOTATION_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
+
+
+def _containers(spec: Mapping[str, Any] | None, key: str) -> list[Mapping[str, Any]]:
+    items = spec.get(key) if isinstance(spec, Mapping) else None
+    return [c if isinstance(c, Mapping) else {} for c in items] if isinstance(items, list) else []
+
+
+def _annotation(meta: Mapping[str, Any] | None, key: str) -> str:
+    ann = meta.get("annotations") if isinstance(meta, Mapping) else None
+    value = ann.get(key) if isinstance(ann, Mapping) else None
+    return value if isinstance(value, str) else ""
+
+
+def is_significant_pod_update(
+    old_metadata: Mapping[str, Any] | None,
+    old_spec: Mapping[str, Any] | None,
+    metadata: Mapping[str, Any] | None,
+    spec: Mapping[str, Any] | None,
+) -> bool:
+    """Upstream's test for a Pod update worth evaluating.
+
+    True when the pod seccomp annotation changes, the number of containers or init containers
+    changes, a container's or init container's image (or its seccomp annotation) changes, or an
+    ephemeral container is added or changes image. Anything else (labels, most of the spec the
+    API server keeps immutable anyway) is allowed without evaluation.
+    """
+
+    def container_changed(new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+        if (new.get("image") or "") != (old.get("image") or ""):
+            return True
+        key = SECCOMP_CONTAINER_ANNOTATION_PREFIX + str(new.get("name") or "")
+        return _annotation(metadata, key) != _annotation(old_metadata, key)
+
+    pod_key = "seccomp.security.alpha.kubernetes.io/pod"
+    if _annotation(metadata, pod_key) != _annotation(old_metadata, pod_key):
+        return True
+    for key in ("containers", "initContainers"):
+        new_cs, old_cs = _containers(spec, key), _containers(old_spec, key)
+        if len(new_cs) != len(old_cs):
+            return True
+        if any(container_changed(n, o) for n, o in zip(new_cs, old_cs, strict=True)):
+            return True
+    old_ephemeral = _containers(old_spec, "ephemeralContainers")
+    for c in _containers(spec, "ephemeralContainers"):
+        match = next((o for o in old_ephemeral if o.get("name") == c.get("name")), None)
+        if match is None or container_changed(c, match):
+            return True
+    return False
+
+
 def review(
     pod_metadata: Mapping[str, Any] | None,
     pod_spec: Mapping[str, Any] | None,
@@ -187,21 +241,34 @@ def review(
     config: PodSecurityConfiguration = PodSecurityConfiguration(),
     is_template: bool = False,
     username: str = "",
+    old_metadata: Mapping[str, Any] | None = None,
+    old_spec: Mapping[str, Any] | None = None,
+    subresource: str = "",
 ) -> Review:
     """Admission of a Pod (``is_template`` False) or a workload's pod template in a namespace.
 
-    Exemptions are checked in upstream's order (namespace, user, runtimeClass). A Pod is
-    enforced; a template is only warned and audited (its Pods are enforced when the controller
-    creates them). Warn is skipped when enforce denies; results of equal policies are reused.
+    Follows upstream's order: ignored subresources (for a Pod: ``exec``, ``status``...; for a
+    workload: any subresource), then exemptions of namespace and user, then the short cut for a
+    privileged namespace (all three modes for a Pod, warn and audit for a workload), then, for a
+    Pod update (``old_spec`` given), the significance test (:func:`is_significant_pod_update`;
+    adding an ephemeral container through ``ephemeralcontainers`` is significant), then the
+    runtimeClass exemption. A Pod is enforced; a template is only warned and audited (its Pods
+    are enforced when the controller creates them). Warn is skipped when enforce denies.
     """
+    if subresource and (is_template or subresource in IGNORED_POD_SUBRESOURCES):
+        return Review()
     if namespace and namespace in config.exempt_namespaces:
         return Review(exempt="namespace")
     if username and username in config.exempt_usernames:
         return Review(exempt="user")
     lp = config.namespace_policy(namespace_labels)
     policy = lp.policy
-    if policy.fully_privileged and not lp.errors:
+    quiet = policy.audit.is_privileged and policy.warn.is_privileged
+    if not lp.errors and quiet and (is_template or policy.enforce.is_privileged):
         return Review(policy=policy)
+    updated = not is_template and old_spec is not None
+    if updated and not is_significant_pod_update(old_metadata, old_spec, pod_metadata, pod_spec):
+        return Review(policy=policy, label_errors=lp.errors)
     rc = runtime_class(pod_spec)
     if rc and rc in config.exempt_runtime_classes:
         return Review(exempt="runtimeClass", policy=policy, label_errors=lp.errors)
@@ -246,7 +313,7 @@ class ExistingPod:
 
 @dataclass(frozen=True, slots=True)
 class DryRunGroup:
-    """Pods denied for the same reasons: the first pod's name, how many, and the reasons."""
+    """Pods denied for the same reasons: the lexically first pod's name, how many, and the reasons."""
 
     first_pod: str
     count: int
@@ -262,6 +329,10 @@ class DryRunGroup:
         return f"{self.first_pod} (and {self.count - 1} other {other}): {reasons}"
 
 
+MAX_PODS_TO_CHECK = 3000
+"""Upstream checks at most this many existing pods on a namespace label change."""
+
+
 @dataclass(frozen=True, slots=True)
 class DryRun:
     """The outcome of changing a namespace's labels (``kubectl label --dry-run=server``)."""
@@ -271,23 +342,33 @@ class DryRun:
     """The new enforce policy."""
     evaluated: int
     groups: tuple[DryRunGroup, ...]
+    """In the API server's order: sorted by warning line."""
     exempt_warning: str = ""
     skipped: str = ""
     """Why existing pods were not checked (empty when they were)."""
     skipped_runtime_class: tuple[str, ...] = ()
     label_errors: tuple[str, ...] = ()
     """Errors that make the API server reject the label change (Invalid)."""
+    total: int = -1
+    """Pods subject to the check (exempt runtime classes excluded); -1 means ``evaluated``."""
 
     def warnings(self) -> list[str]:
         """Every warning line, in the API server's order."""
         if self.exempt_warning:
             return [self.exempt_warning]
-        if not self.groups:
-            return []
-        head = (
-            f'existing pods in namespace "{self.namespace}" violate the new PodSecurity enforce level "{self.policy}"'
-        )
-        return [head] + [g.warning() for g in self.groups]
+        out: list[str] = []
+        if 0 <= self.evaluated < self.total:
+            out.append(
+                f"new PodSecurity enforce level only checked against the first {self.evaluated} of "
+                f"{self.total} existing pods"
+            )
+        if self.groups:
+            out.append(
+                f'existing pods in namespace "{self.namespace}" violate the new PodSecurity enforce level '
+                f'"{self.policy}"'
+            )
+            out.extend(g.warning() for g in self.groups)
+        return out
 
 
 def exempt_namespace_warning(
@@ -310,12 +391,14 @@ def _equivalent(a: Policy, b: Policy) -> bool:
 
 
 def _owner_uid(meta: Mapping[str, Any]) -> str | None:
+    # upstream's GetControllerOf: the first owner reference with controller: true, keyed by its UID
     owners = meta.get("ownerReferences")
     if not isinstance(owners, list):
         return None
     for o in owners:
         if isinstance(o, Mapping) and o.get("controller") is True:
-            return f"{o.get('kind')}/{o.get('name')}/{o.get('uid')}"
+            uid = o.get("uid")
+            return uid if isinstance(uid, str) else ""
     return None
 
 
@@ -326,6 +409,7 @@ def namespace_dry_run(
     new_labels: Mapping[str, Any],
     old_labels: Mapping[str, Any] | None = None,
     config: PodSecurityConfiguration = PodSecurityConfiguration(),
+    max_pods: int = MAX_PODS_TO_CHECK,
 ) -> DryRun:
     """What the API server answers when ``namespace``'s labels change from ``old_labels`` to
     ``new_labels`` (an unlabelled namespace when ``old_labels`` is None).
@@ -333,8 +417,10 @@ def namespace_dry_run(
     Like upstream's namespace update: existing pods are checked only when the enforce policy
     tightens (not when it is unchanged, privileged, or the same version at the same or a looser
     level); an exempt namespace gets a notice instead; pods with an exempt runtimeClass are
-    skipped; one pod per owning controller is evaluated first and the other replicas after; pods
-    with the same forbidden reasons are grouped under the first one found.
+    skipped (and not counted); one pod per owning controller (by UID) comes first and the other
+    replicas after; at most ``max_pods`` are checked (with upstream's "only checked against the
+    first N of M" notice); pods with the same forbidden reasons are grouped under the lexically
+    smallest name, and the group lines are sorted.
     """
     new = config.namespace_policy(new_labels)
     old = config.namespace_policy(old_labels or {})
@@ -368,10 +454,15 @@ def namespace_dry_run(
             first.append(pod)
         else:
             rest.append(pod)
+    ordered = first + rest
+    total = len(ordered)
+    checked = ordered[:max_pods]
+    # grouped by the forbidden reasons; each group is named after its lexically smallest pod
     groups: dict[tuple[str, ...], list[str]] = {}
-    for pod in first + rest:
+    for pod in checked:
         r = evaluate_at(pod.metadata, pod.spec, lv, is_pod=True)
         if not r.allowed:
             groups.setdefault(r.reasons, []).append(pod.name)
-    out = tuple(DryRunGroup(names[0], len(names), key, tuple(names)) for key, names in groups.items())
-    return DryRun(namespace, lv, len(first) + len(rest), out, skipped_runtime_class=tuple(skipped))
+    out = [DryRunGroup(min(names), len(names), key, tuple(names)) for key, names in groups.items()]
+    out.sort(key=lambda g: g.warning())
+    return DryRun(namespace, lv, len(checked), tuple(out), skipped_runtime_class=tuple(skipped), total=total)

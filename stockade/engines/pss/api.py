@@ -98,10 +98,14 @@ class LevelVersion:
         return self.level is Level.PRIVILEGED
 
     def equivalent(self, other: LevelVersion) -> bool:
-        """Same level and, unless privileged, the same effective version."""
-        if self.level is not other.level:
-            return False
-        return self.is_privileged or self.version.effective_minor == other.version.effective_minor
+        """Upstream's ``LevelVersion.Equivalent``: both privileged, or the same level and version.
+
+        Versions compare as written: ``latest`` and ``v1.37`` differ even though they evaluate
+        alike (that is what decides upstream's exempt-namespace notice).
+        """
+        if self.is_privileged and other.is_privileged:
+            return True
+        return self.level is other.level and self.version == other.version
 
 
 PRIVILEGED_LATEST = LevelVersion(Level.PRIVILEGED, LATEST)
@@ -133,6 +137,35 @@ WARN_LABEL = LABEL_PREFIX + "warn"
 WARN_VERSION_LABEL = LABEL_PREFIX + "warn-version"
 
 
+LEVEL_ERROR = "must be one of privileged, baseline, restricted"
+VERSION_ERROR = 'must be "latest" or "v1.x"'
+
+
+def label_error(key: str, value: object, detail: str) -> str:
+    """A label error worded like the API server's field error (``Invalid value: "x": ...``)."""
+    return f"metadata.labels[{key}]: Invalid value: {_go_quote(value)}: {detail}"
+
+
+def _go_quote(value: object) -> str:
+    # Go's %q on a string: double quotes, backslash escapes for quotes, backslashes and controls
+    text = value if isinstance(value, str) else str(value)
+    out = []
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
 @dataclass(frozen=True, slots=True)
 class LabelPolicy:
     """The policy a namespace's labels give, with the label errors the API server would report."""
@@ -161,8 +194,8 @@ def policy_from_labels(labels: object, defaults: Policy = DEFAULT_POLICY) -> Lab
             return current, False
         try:
             return parse_level(labels[key]), True
-        except ValueError as e:
-            errors.append(f"metadata.labels[{key}]: {e}")
+        except ValueError:
+            errors.append(label_error(key, labels[key], LEVEL_ERROR))
             return fallback, False
 
     def version(key: str, current: Version) -> Version:
@@ -170,8 +203,8 @@ def policy_from_labels(labels: object, defaults: Policy = DEFAULT_POLICY) -> Lab
             return current
         try:
             return parse_version(labels[key])
-        except ValueError as e:
-            errors.append(f"metadata.labels[{key}]: {e}")
+        except ValueError:
+            errors.append(label_error(key, labels[key], VERSION_ERROR))
             return LATEST
 
     enforce_level, enforce_valid = level(ENFORCE_LABEL, defaults.enforce.level, Level.RESTRICTED)
