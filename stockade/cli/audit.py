@@ -207,15 +207,20 @@ def cfg_json(cfg: Any) -> dict[str, Any]:
     return out
 
 
+def _counts(d: dict[str, int]) -> str:
+    """``{"Metadata": 3, "None": 1}`` as ``Metadata=3 None=1`` (no Python repr in text output)."""
+    return " ".join(f"{k}={v:,}" for k, v in d.items()) or "-"
+
+
 def _print_comparison(s: dict[str, Any]) -> None:
     cur, new = s["current"], s["new"]
     print(f"logged:   {s['logged']['events']:>12,} events {s['logged']['bytes']:>16,} bytes")
-    print(f"current:  {cur['events']:>12,} events {cur['bytes']:>16,} bytes  {cur['byLevel']}")
-    print(f"new:      {new['events']:>12,} events {new['bytes']:>16,} bytes  {new['byLevel']}")
+    print(f"current:  {cur['events']:>12,} events {cur['bytes']:>16,} bytes  {_counts(cur['byLevel'])}")
+    print(f"new:      {new['events']:>12,} events {new['bytes']:>16,} bytes  {_counts(new['byLevel'])}")
     de, db = s["delta"]["events"], s["delta"]["bytes"]
     pct = f" ({100.0 * db / cur['bytes']:+.1f}%)" if cur["bytes"] else ""
     print(f"delta:    {de:>+12,} events {db:>+16,} bytes{pct}")
-    print(f"changed events: {s['changedEvents']:,}; stages in log: {s['stagesSeen']}")
+    print(f"changed events: {s['changedEvents']:,}; stages in log: {_counts(s['stagesSeen'])}")
     if new["unsizedBodies"] or cur["unsizedBodies"]:
         print(
             f"note: {new['unsizedBodies']:,} events (new) / {cur['unsizedBodies']:,} (current) "
@@ -314,6 +319,15 @@ def _live_alert(ev: Any) -> str | None:
     return f"{ev.timestamp} {what}: {ev.identity} {ev.verb} {target} -> {ev.code}"
 
 
+def _report_stream(path: str | None) -> IO[str]:
+    if not path:
+        return sys.stdout
+    try:
+        return open(path, "w", encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"{path}: cannot write the report: {e.strerror}") from None
+
+
 def run_analyze(args: argparse.Namespace) -> int:
     """``stockade audit analyze``."""
     from stockade.engines.audit.analyze import AnalyzeOptions, Analyzer
@@ -323,6 +337,9 @@ def run_analyze(args: argparse.Namespace) -> int:
     if args.follow and "-" in args.logs[:-1]:
         raise UsageError("--follow watches the last log; standard input can only be the last")
     teams = _load_teams(args.teams) if args.teams else _config_teams(args.config)
+    # fail before a long run, not after it, when the report cannot be written
+    if args.out:
+        _report_stream(args.out).close()
     opts = AnalyzeOptions(burst_threshold=args.burst_threshold, team_namespaces=teams)
     analyzer = Analyzer(opts)
     base: Baseline | None = None
@@ -365,8 +382,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     result["badLines"] = stats.bad_lines
     from stockade.engines.audit.render import render_html, render_table
 
-    out: IO[str]
-    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    out = _report_stream(args.out)
     try:
         if args.output == "json":
             json.dump(result, out, indent=2)

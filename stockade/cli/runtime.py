@@ -35,7 +35,11 @@ def _output_args(p: argparse.ArgumentParser) -> None:
         help="one alert per event (first matching rule, Falco's default) or one per matching rule",
     )
     p.add_argument(
-        "--min-priority", choices=PRIORITY_CHOICES, default="debug", help="ignore rules less severe than this"
+        "--min-priority",
+        type=str.lower,  # Falco reads priority names case-insensitively (WARNING, Warning, warning)
+        choices=PRIORITY_CHOICES,
+        default="debug",
+        help="ignore rules less severe than this",
     )
     p.add_argument("--rate", type=float, metavar="N", help="rate-limit each rule's alerts to N per second")
     p.add_argument("--burst", type=int, default=10, metavar="N", help="burst size with --rate (default 10)")
@@ -219,9 +223,9 @@ def _factory(args: argparse.Namespace, rs: Any) -> Any:
     return EventFactory(fmt, source, rs.schemas.get(source))
 
 
-def _open_inputs(paths: list[str]) -> list[tuple[str, IO[str]]]:
-    from stockade.errors import InputError
-
+def _open_inputs(paths: list[str], stats: Any) -> list[tuple[str, IO[str]]]:
+    """Open the event files; one that cannot be read is reported in ``stats`` and skipped, so
+    the others are still evaluated (the command then exits 2)."""
     out: list[tuple[str, IO[str]]] = []
     for p in paths:
         if p == "-":
@@ -230,11 +234,27 @@ def _open_inputs(paths: list[str]) -> list[tuple[str, IO[str]]]:
         try:
             out.append((p, open(p, encoding="utf-8", errors="replace")))  # noqa: SIM115 - closed by caller
         except OSError as e:
-            for _, fh in out:
-                if fh is not sys.stdin:
-                    fh.close()
-            raise InputError(p, f"cannot read: {e.strerror}") from e
+            stats.note(p, f"cannot read: {e.strerror}")
     return out
+
+
+def _report_input_errors(stats: Any) -> None:
+    """Each unreadable file or line as one ``stockade: error:`` line, then how many more."""
+    for p in stats.problems:
+        print(f"stockade: error: {p}", file=sys.stderr)
+    if stats.bad > len(stats.problems):
+        print(f"stockade: error: {stats.bad - len(stats.problems)} more unreadable lines skipped", file=sys.stderr)
+
+
+def _report_delivery(disp: Any) -> None:
+    """Alerts the rate limit suppressed and alerts an HTTP endpoint did not take."""
+    from stockade.engines.falco.sinks import HttpSink
+
+    if disp.limiter is not None and disp.limiter.dropped:
+        print(f"warning: {disp.limiter.dropped} alerts suppressed by the rate limit", file=sys.stderr)
+    for s in disp.sinks:
+        if isinstance(s, HttpSink) and s.failures:
+            print(f"stockade: error: {s.url}: {s.failures} alerts not delivered ({s.last_error})", file=sys.stderr)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -321,8 +341,8 @@ def run_eval(args: argparse.Namespace) -> int:
     factory = _factory(args, rs)
     opened: list[IO[str]] = []
     disp = _dispatcher(args, opened)
-    inputs = _open_inputs(args.events or ["-"])
     stats = ReadStats()
+    inputs = _open_inputs(args.events or ["-"], stats)
     alerts = 0
     try:
         for name, fh in inputs:
@@ -342,13 +362,17 @@ def run_eval(args: argparse.Namespace) -> int:
                 fh.close()
         for fh in opened:
             fh.close()
-    for p in stats.problems:
-        print(f"warning: {p}", file=sys.stderr)
-    if disp.limiter is not None and disp.limiter.dropped:
-        print(f"warning: {disp.limiter.dropped} alerts suppressed by the rate limit", file=sys.stderr)
-    if stats.bad > len(stats.problems):
-        print(f"warning: {stats.bad - len(stats.problems)} more unreadable lines skipped", file=sys.stderr)
+    _report_input_errors(stats)
+    _report_delivery(disp)
+    if stats.bad or _undelivered(disp):
+        return 2
     return 1 if alerts else 0
+
+
+def _undelivered(disp: Any) -> bool:
+    from stockade.engines.falco.sinks import HttpSink
+
+    return any(isinstance(s, HttpSink) and s.failures for s in disp.sinks)
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -388,7 +412,8 @@ def run_serve(args: argparse.Namespace) -> int:
         server.shutdown()
         for fh in opened:
             fh.close()
-    return 0
+        _report_delivery(disp)
+    return 2 if _undelivered(disp) else 0
 
 
 def run_watch(args: argparse.Namespace) -> int:
@@ -414,7 +439,8 @@ def run_watch(args: argparse.Namespace) -> int:
         watcher.close()
         for fh in opened:
             fh.close()
-    return 0
+        _report_delivery(disp)
+    return 2 if _undelivered(disp) else 0
 
 
 def run_learn(args: argparse.Namespace) -> int:
@@ -446,18 +472,17 @@ def run_learn(args: argparse.Namespace) -> int:
         schema = {"syscall": SYSCALL_SCHEMA, "k8s_audit": K8S_AUDIT_SCHEMA}.get(source) or lax_schema(source)
         factory = EventFactory(fmt, source, schema)
         stats = ReadStats()
-        for name, fh in _open_inputs(args.events):
+        for name, fh in _open_inputs(args.events, stats):
             try:
                 for ev in read_lines(fh, factory, name, stats):
                     prof.learn(ev)
             finally:
                 if fh is not sys.stdin:
                     fh.close()
-        for p in stats.problems:
-            print(f"warning: {p}", file=sys.stderr)
+        _report_input_errors(stats)
     try:
         prof.save(args.out)
     except OSError as e:
         raise UsageError(f"{args.out}: cannot write profile: {e.strerror}") from e
     print(f"learned {prof.events} events, {len(prof.workloads)} workloads -> {args.out}", file=sys.stderr)
-    return 0
+    return 2 if args.events and stats.bad else 0

@@ -368,14 +368,18 @@ def test_fields_events_of_a_custom_source(tmp_path: Path, capsys: pytest.Capture
     assert capsys.readouterr().out.strip().endswith("Warning MFA reset by mallory")
 
 
-def test_malformed_lines_are_skipped_with_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_malformed_lines_are_errors_but_the_rest_is_evaluated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # bad input is an error (exit 2), one line per bad line naming file and line; the good lines still alert
     events = tmp_path / "mixed.jsonl"
     events.write_text('not json\n[1, 2]\n{"evt.type": "execve", "proc.name": "xmrig"}\n')
-    assert main(["runtime", "eval", "--event-format", "fields", str(events)]) == 1
+    assert main(["runtime", "eval", "--event-format", "fields", str(events)]) == 2
     captured = capsys.readouterr()
-    assert "Detect" not in captured.err
-    assert f"{events}:1: not JSON" in captured.err
-    assert f"{events}:2: a fields event must be a JSON object" in captured.err
+    assert captured.err.splitlines() == [
+        f"stockade: error: {events}:1: not JSON",
+        f"stockade: error: {events}:2: a fields event must be a JSON object",
+    ]
     assert "Crypto miner started" in captured.out
 
 
@@ -550,7 +554,7 @@ def test_pretty_printed_eventlist_and_truncated_lines(tmp_path: Path, capsys: py
     broken = tmp_path / "broken.log"
     line = json.dumps(item)
     broken.write_text(line[: len(line) // 2] + "\n" + line + "\n")
-    assert main(["runtime", "eval", "-r", rules, "--event-format", "k8s-audit", str(broken)]) == 1
+    assert main(["runtime", "eval", "-r", rules, "--event-format", "k8s-audit", str(broken)]) == 2
     captured = capsys.readouterr()
     assert captured.out.count("Attach/Exec to pod") == 1
-    assert f"{broken}:1: not JSON (incomplete document)" in captured.err
+    assert captured.err == f"stockade: error: {broken}:1: not JSON (incomplete document)\n"

@@ -272,6 +272,14 @@ class ReadStats:
     bad_lines: int = 0
     first_errors: list[str] | None = None
 
+    def unreadable(self, source: str, why: str) -> None:
+        """Count a log that cannot be opened or read to the end; the other logs are still read."""
+        self.bad_lines += 1
+        if self.first_errors is None:
+            self.first_errors = []
+        if len(self.first_errors) < 10:
+            self.first_errors.append(f"{source}: {why}")
+
     def bad(self, source: str, line: int, why: str) -> None:
         """Count a line that is not an audit event; keep the first few for the report."""
         self.bad_lines += 1
@@ -281,12 +289,17 @@ class ReadStats:
             self.first_errors.append(f"{source}:{line}: {why}")
 
 
-def _open(path: str) -> IO[bytes]:
+def _open(path: str, stats: ReadStats | None = None) -> IO[bytes] | None:
+    """The log as bytes (gunzipped when it starts with the gzip magic); with ``stats`` a log
+    that cannot be opened is recorded there and ``None`` returned, so the other logs are read."""
     if path == "-":
         return sys.stdin.buffer
     try:
         f: IO[bytes] = open(path, "rb")  # noqa: SIM115  (closed by the caller)
     except OSError as e:
+        if stats is not None:
+            stats.unreadable(path, f"cannot read audit log: {e.strerror}")
+            return None
         raise InputError(path, f"cannot read audit log: {e.strerror}") from e
     magic = f.peek(2)[:2] if isinstance(f, io.BufferedReader) else b""
     if magic == b"\x1f\x8b":
@@ -308,7 +321,9 @@ def iter_lines(
     """
     plist = list(paths)
     for i, path in enumerate(plist):
-        f = _open(path)
+        f = _open(path, stats)
+        if f is None:
+            continue
         try:
             n = 0
             if not (follow and i == len(plist) - 1):
@@ -337,7 +352,8 @@ def iter_lines(
                 if raw.strip():
                     yield path, n, raw
         except (OSError, EOFError) as e:
-            raise InputError(path, f"cannot read audit log: {e}") from e
+            # e.g. a truncated gzip: what was read is kept, the next log is still read
+            stats.unreadable(path, f"cannot read audit log at line {n + 1}: {e}")
         finally:
             if f is not sys.stdin.buffer:
                 f.close()
@@ -381,7 +397,9 @@ def iter_events(
     # Hot path for whole files: one generator frame per event instead of three.
     loads = _json.loads
     for path in paths:
-        f = _open(path)
+        f = _open(path, stats)
+        if f is None:
+            continue
         n = 0
         try:
             for raw in f:
@@ -411,7 +429,7 @@ def iter_events(
                 stats.events += 1
                 yield parse_event(d, size)
         except (OSError, EOFError) as e:
-            raise InputError(path, f"cannot read audit log: {e}") from e
+            stats.unreadable(path, f"cannot read audit log at line {n + 1}: {e}")
         finally:
             if f is not sys.stdin.buffer:
                 f.close()

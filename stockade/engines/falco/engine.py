@@ -45,11 +45,11 @@ class Alert(NamedTuple):
         return f"{format_time(self.time_ns, iso=False)}: {self.priority} {self.output}"
 
     def to_json(self) -> dict[str, Any]:
-        """Falco's JSON alert shape."""
+        """Falco's JSON alert shape (keys sorted, as Falco's JSON library writes objects)."""
         return {
             "hostname": self.hostname,
             "output": f"{format_time(self.time_ns, iso=False)}: {self.priority} {self.output}",
-            "output_fields": self.output_fields,
+            "output_fields": dict(sorted(self.output_fields.items())),
             "priority": self.priority,
             "rule": self.rule,
             "source": self.source,
@@ -58,8 +58,8 @@ class Alert(NamedTuple):
         }
 
     def json_line(self) -> str:
-        """The JSON alert on one line."""
-        return json.dumps(self.to_json(), ensure_ascii=False)
+        """The JSON alert on one line, compact like Falco's (``{"hostname":"h","output":...}``)."""
+        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass

@@ -194,7 +194,13 @@ class FieldsEvent:
         self.values = vals
         ts = vals.get("evt.rawtime")
         if not isinstance(ts, int):
-            ts = time.time_ns()
+            given = values.get("evt.time")
+            if type(given) is int and given > 0:
+                # Falco's JSON alerts carry evt.time as ns since the epoch: replay keeps that time
+                ts = given
+                del vals["evt.time"]
+            else:
+                ts = time.time_ns()
             if source == "syscall":
                 vals["evt.rawtime"] = ts
         self.ts = ts

@@ -38,6 +38,7 @@ class HttpSink:
     url: str
     timeout: float = 5.0
     failures: int = 0
+    last_error: str = ""
 
     def emit(self, alert: Alert) -> None:
         """POST one alert; never raises on network errors."""
@@ -47,8 +48,9 @@ class HttpSink:
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 resp.read()
-        except OSError:
+        except OSError as e:
             self.failures += 1
+            self.last_error = str(getattr(e, "reason", None) or e)
 
 
 @dataclass

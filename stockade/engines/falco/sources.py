@@ -66,7 +66,7 @@ class EventFactory:
             if isinstance(doc, dict):
                 if isinstance(doc.get("output_fields"), dict) and "rule" in doc and "priority" in doc:
                     # a Falco JSON alert: replay the fields it carries
-                    doc = {k: v for k, v in doc["output_fields"].items() if k != "evt.time"}
+                    doc = doc["output_fields"]
                 yield FieldsEvent(doc, self.source, self.schema, self.num)
             else:
                 raise ValueError("a fields event must be a JSON object")
@@ -125,7 +125,8 @@ def read_lines(lines: Iterable[str], factory: EventFactory, name: str, stats: Re
             if line[0] in "{[":
                 pending, pending_at, pending_size = [line], i, len(line)
             else:
-                stats.note(f"{name}:{i}", "not JSON")
+                # files are decoded with errors="replace": say why the line is unreadable
+                stats.note(f"{name}:{i}", "not UTF-8 text" if "\ufffd" in line else "not JSON")
             continue
         for doc in docs:
             try:
