@@ -1,0 +1,245 @@
+"""``stockade runtime`` as a demanding user sees it: Falco's exact alert text and JSON, every output
+(stdout, file, HTTP), rule matching, minimum priority, and bad input (exit 2, one line naming the
+file and line, the other results kept)."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import json
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stockade.cli.main import main
+
+RULES = """\
+- rule: Miner Exec
+  desc: a miner started
+  condition: evt.type = execve and proc.name = xmrig
+  output: miner %proc.name pid=%proc.pid parent=%proc.pname
+  priority: WARNING
+  tags: [mitre_impact, T1496]
+- rule: Any xm Exec
+  desc: anything named xm*
+  condition: evt.type = execve and proc.name startswith xm
+  output: xm process %proc.name
+  priority: informational
+"""
+
+# 2023-11-14T22:13:20.123456789Z, the time Falco's JSON alerts carry as output_fields evt.time
+T_NS = 1700000000123456789
+EVENT = {"evt.type": "execve", "proc.name": "xmrig", "proc.pid": 42, "evt.time": T_NS}
+HOST = socket.gethostname()
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    """Falco prints the text alert's time in local time: pin it to UTC for exact lines."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES)
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps(EVENT) + "\n")
+    return rules, events
+
+
+def _falco_json(output: str, rule: str, priority: str, fields: dict[str, object], tags: list[str]) -> str:
+    """The line Falco writes: compact JSON, keys in sorted order (nlohmann::json objects are sorted)."""
+    return (
+        f'{{"hostname":{json.dumps(HOST)},"output":"22:13:20.123456789: {priority} {output}",'
+        f'"output_fields":{json.dumps(fields, separators=(",", ":"), sort_keys=True)},'
+        f'"priority":"{priority}","rule":"{rule}","source":"syscall","tags":{json.dumps(tags, separators=(",", ":"))},'
+        f'"time":"2023-11-14T22:13:20.123456789Z"}}'
+    )
+
+
+MINER_JSON = _falco_json(
+    "miner xmrig pid=42 parent=<NA>",
+    "Miner Exec",
+    "Warning",
+    {"evt.time": T_NS, "proc.name": "xmrig", "proc.pid": 42, "proc.pname": None},
+    ["T1496", "mitre_impact"],
+)
+
+
+def test_text_line_is_falcos(utc: None, files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    rules, events = files
+    assert main(["runtime", "eval", "-r", str(rules), str(events)]) == 1
+    assert capsys.readouterr().out == "22:13:20.123456789: Warning miner xmrig pid=42 parent=<NA>\n"
+
+
+def test_json_line_is_falcos_exactly(utc: None, files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    # compact separators, sorted keys (output_fields too), typed values (pid a number, missing null),
+    # time RFC 3339 UTC with nanoseconds, the output with Falco's "<time>: <Priority> " prefix
+    rules, events = files
+    assert main(["runtime", "eval", "-r", str(rules), "-o", "json", str(events)]) == 1
+    assert capsys.readouterr().out == MINER_JSON + "\n"
+
+
+def test_rule_matching_first_and_all(utc: None, files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    rules, events = files
+    assert main(["runtime", "eval", "-r", str(rules), "--rule-matching", "first", str(events)]) == 1
+    assert capsys.readouterr().out.splitlines() == ["22:13:20.123456789: Warning miner xmrig pid=42 parent=<NA>"]
+    assert main(["runtime", "eval", "-r", str(rules), "--rule-matching", "all", str(events)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "22:13:20.123456789: Warning miner xmrig pid=42 parent=<NA>",
+        "22:13:20.123456789: Informational xm process xmrig",
+    ]
+
+
+def test_min_priority_is_case_insensitive(
+    utc: None, files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules, events = files
+    # before: argparse rejected WARNING (only lower-case names were accepted)
+    for name in ("WARNING", "Warning", "warning"):
+        args = ["runtime", "eval", "-r", str(rules), "--rule-matching", "all", "--min-priority", name, str(events)]
+        assert main(args) == 1
+        assert capsys.readouterr().out.splitlines() == ["22:13:20.123456789: Warning miner xmrig pid=42 parent=<NA>"]
+    assert main(["runtime", "eval", "-r", str(rules), "--min-priority", "error", str(events)]) == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_stdin_and_output_file(
+    utc: None,
+    files: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rules, events = files
+    monkeypatch.setattr(sys, "stdin", io.StringIO(events.read_text()))
+    out = tmp_path / "alerts.jsonl"
+    out.write_text("earlier\n")
+    assert main(["runtime", "eval", "-r", str(rules), "-o", "json", "--output-file", str(out), "-"]) == 1
+    assert capsys.readouterr().out == ""
+    assert out.read_text() == "earlier\n" + MINER_JSON + "\n"  # appended, like Falco's file_output
+
+
+def test_http_output_posts_the_json_alert(
+    utc: None, files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    got: list[tuple[str, str, bytes]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((self.path, self.headers["Content-Type"], body))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        rules, events = files
+        url = f"http://127.0.0.1:{server.server_port}/alerts"
+        assert main(["runtime", "eval", "-r", str(rules), "--http-output", url, str(events)]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    # stdout keeps the text line; the endpoint gets Falco's JSON
+    assert capsys.readouterr().out == "22:13:20.123456789: Warning miner xmrig pid=42 parent=<NA>\n"
+    assert got == [("/alerts", "application/json", MINER_JSON.encode())]
+
+
+def test_http_output_unreachable_is_an_error(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    rules, events = files
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    url = f"http://127.0.0.1:{port}/x"
+    # before: the alert was silently lost and the exit code said 1 (alerts raised)
+    assert main(["runtime", "eval", "-r", str(rules), "--http-output", url, str(events)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"stockade: error: {url}: 1 alerts not delivered (")
+    assert err.count("\n") == 1
+
+
+def test_bad_input_files_and_lines_keep_the_other_results(
+    utc: None, files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules, events = files
+    missing = tmp_path / "missing.jsonl"
+    truncated = tmp_path / "truncated.jsonl"
+    truncated.write_text(json.dumps(EVENT) + "\n" + '{"evt.type": "exe\n')
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b'\xff\xfe{"a": 1}\n')
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    args = ["runtime", "eval", "-r", str(rules), str(missing), str(events), str(truncated), str(binary), str(empty)]
+    # before: a missing file stopped everything; bad lines were warnings and the exit code was 1
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["22:13:20.123456789: Warning miner xmrig pid=42 parent=<NA>"] * 2
+    assert captured.err.splitlines() == [
+        f"stockade: error: {missing}: cannot read: No such file or directory",
+        f"stockade: error: {truncated}:2: not JSON (incomplete document)",
+        f"stockade: error: {binary}:1: not UTF-8 text",
+    ]
+
+
+def test_empty_events_file_is_no_alert(files: tuple[Path, Path], tmp_path: Path) -> None:
+    rules, _ = files
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["runtime", "eval", "-r", str(rules), str(empty)]) == 0
+
+
+def test_rules_file_errors_are_one_line_exit_2(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, events = files
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- rule: x\n  desc: [unclosed\n")
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"- rule: r\n  desc: \xff\n")
+    for rules in (bad, binary, tmp_path / "missing.yaml"):
+        assert main(["runtime", "eval", "-r", str(rules), "--", str(events)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err.count("\n") == 1
+        assert captured.err.startswith(f"stockade: error: {rules}")
+        assert "LOAD_ERR_" in captured.err and "Traceback" not in captured.err
+
+
+def test_validate_like_falco_v(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("- macro: unused_m\n  condition: proc.name = foo\n" + RULES)
+    assert main(["runtime", "validate", "-r", str(good)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{good}: Ok, with warnings",
+        f"  warning: {good}:1: macro 'unused_m': LOAD_UNUSED_MACRO (Unused macro): "
+        "Macro not referred to by any other rule/macro",
+        "2 rules loaded (2 syscall)",
+    ]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(RULES + "- rule: r\n  desc: d\n  condition: nosuch_macro\n  output: o\n  priority: INFO\n")
+    assert main(["runtime", "validate", "-r", str(bad)]) == 2
+    assert capsys.readouterr().out.splitlines() == [
+        f"{bad}: Invalid",
+        f"  error: {bad}:12: rule 'r': LOAD_ERR_VALIDATE (Error validating rule/macro/list/exception objects): "
+        "Undefined macro 'nosuch_macro' used in filter.",
+    ]
