@@ -248,15 +248,27 @@ def run_matrix(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ assert
 
 
-def load_expectations(path: str) -> list[dict[str, Any]]:
-    """Read an expectations file: a list (or ``{expectations: [...]}``) of checks."""
+_EXPECTATION_KEYS = ("name", "from", "to", "port", "protocol", "expect")
+
+
+def load_expectations(path: str) -> tuple[list[dict[str, Any]], list[InputError]]:
+    """Read an expectations file: a list (or ``{expectations: [...]}``) of checks.
+
+    Returns the well-formed expectations and one error per malformed entry (the others still
+    run); an unreadable file or one that is not a list raises :class:`InputError`.
+    """
     import yaml
 
     try:
         with open(path, encoding="utf-8") as fh:
             data = yaml.load(fh, Loader=yaml.CSafeLoader)
     except OSError as e:
-        raise InputError(path, f"cannot read: {e.strerror}") from None
+        raise InputError(path, f"cannot read: {(e.strerror or str(e)).lower()}") from None
+    except UnicodeDecodeError:
+        raise InputError(path, "not valid UTF-8 text") from None
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark is not None else None
+        raise InputError(path, f"invalid YAML: {e.problem or e.context}", line=line) from None
     except yaml.YAMLError as e:
         raise InputError(path, f"invalid YAML: {' '.join(str(e).split())}") from None
     if isinstance(data, dict):
@@ -264,33 +276,46 @@ def load_expectations(path: str) -> list[dict[str, Any]]:
     if not isinstance(data, list):
         raise InputError(path, "expected a list of {from, to, port, protocol, expect}")
     out: list[dict[str, Any]] = []
+    errors: list[InputError] = []
     for i, item in enumerate(data):
-        where = f"expectation {i + 1}"
-        if not isinstance(item, dict):
-            raise InputError(path, f"{where}: must be a mapping")
-        missing = [k for k in ("from", "to", "port", "expect") if k not in item]
-        if missing:
-            raise InputError(path, f"{where}: missing {', '.join(missing)}")
-        expect = str(item["expect"]).lower()
-        if expect not in ("allowed", "denied"):
-            raise InputError(path, f"{where}: expect must be allowed or denied, not {item['expect']!r}")
-        port = item["port"]
-        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-            raise InputError(path, f"{where}: port must be a number from 1 to 65535")
-        proto = str(item.get("protocol") or "TCP").upper()
-        if proto not in ("TCP", "UDP", "SCTP"):
-            raise InputError(path, f"{where}: protocol must be TCP, UDP or SCTP")
-        out.append(
-            {
-                "from": str(item["from"]),
-                "to": str(item["to"]),
-                "port": port,
-                "protocol": proto,
-                "expect": expect,
-                "name": str(item.get("name") or ""),
-            }
-        )
-    return out
+        try:
+            out.append(_expectation(path, f"expectation {i + 1}", item))
+        except InputError as e:
+            errors.append(e)
+    return out, errors
+
+
+def _expectation(path: str, where: str, item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise InputError(path, f"{where}: must be a mapping")
+    # A misspelt key (protocl: UDP) must not silently fall back to a default.
+    unknown = sorted(str(k) for k in item if k not in _EXPECTATION_KEYS)
+    if unknown:
+        raise InputError(path, f"{where}: unknown key {', '.join(unknown)} (expected {', '.join(_EXPECTATION_KEYS)})")
+    missing = [k for k in ("from", "to", "port", "expect") if k not in item]
+    if missing:
+        raise InputError(path, f"{where}: missing {', '.join(missing)}")
+    for key in ("from", "to"):
+        if not isinstance(item[key], str) or not item[key]:
+            raise InputError(path, f"{where}: {key} must be namespace/name, node/NAME or an IP address")
+    expect = item["expect"]
+    if not isinstance(expect, str) or expect.lower() not in ("allowed", "denied"):
+        # YAML reads yes/no/true/false as booleans: say what was read.
+        raise InputError(path, f"{where}: expect must be allowed or denied, not {json.dumps(expect, default=str)}")
+    port = item["port"]
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise InputError(path, f"{where}: port must be a number from 1 to 65535")
+    proto = str(item.get("protocol") or "TCP").upper()
+    if proto not in ("TCP", "UDP", "SCTP"):
+        raise InputError(path, f"{where}: protocol must be TCP, UDP or SCTP")
+    return {
+        "from": item["from"],
+        "to": item["to"],
+        "port": port,
+        "protocol": proto,
+        "expect": expect.lower(),
+        "name": str(item.get("name") or ""),
+    }
 
 
 def run_assert(args: argparse.Namespace) -> int:
@@ -298,8 +323,11 @@ def run_assert(args: argparse.Namespace) -> int:
     from stockade.engines.netpol import Analyzer
     from stockade.errors import EngineError
 
-    expectations = load_expectations(args.expectations)
+    expectations, bad = load_expectations(args.expectations)
     world, code = _load(args)
+    for err in bad:
+        print(f"stockade: error: {err.diagnostics()}", file=sys.stderr)
+    code = code or (2 if bad else 0)
     analyzer = Analyzer(world)
     passed = failed = 0
     results: list[dict[str, Any]] = []

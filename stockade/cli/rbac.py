@@ -147,11 +147,16 @@ def _identity(args: argparse.Namespace) -> UserInfo | None:
     if args.group and args.as_user is not None:
         raise UsageError("--group goes with --user; use --as-group with --as")
     if args.as_user is not None:
+        if not args.as_user:
+            # kubectl reads an empty --as as "no impersonation": there would be no identity to ask about.
+            raise UsageError("--as needs a user name")
         return impersonate(args.as_user, args.as_group)
-    if args.user is not None or args.group:
-        return authenticated(args.user or "", args.group)
     if args.as_group:
         raise UsageError("--as-group requires --as")
+    if args.group and args.user is None:
+        raise UsageError("--group requires --user")
+    if args.user is not None:
+        return authenticated(args.user, args.group)
     if args._identity_required:
         raise UsageError("an identity is required: --as USER [--as-group G]... or --user USER [--group G]...")
     return None
@@ -233,6 +238,8 @@ def run_can_i(args: argparse.Namespace) -> int:
         raise UsageError("give VERB and RESOURCE (or a /non/resource/url), or --list")
     if args.no_headers:
         raise UsageError("--no-headers needs --list")
+    if args.quiet and args.output == "json":
+        raise UsageError("--quiet prints nothing; it cannot be combined with -o json")
     if args.namespace is not None and args.all_namespaces:
         raise UsageError("give -n NAMESPACE or -A, not both")
     inputs = _load(args)

@@ -122,7 +122,11 @@ class World:
         if text.startswith("node/"):
             node = self.nodes.get(text[5:])
             if node is None:
-                raise EngineError(f"{ref}: no such node (known: {', '.join(sorted(self.nodes)) or 'none'})")
+                if not self.nodes:
+                    raise EngineError(
+                        f"{ref}: no such node (the inputs have no Node objects; add them, as in a cluster dump)"
+                    )
+                raise EngineError(f"{ref}: no such node (known: {', '.join(sorted(self.nodes))})")
             return Endpoint("node", node=node)
         addr = text[3:] if text.startswith("ip:") else text
         try:

@@ -155,6 +155,11 @@ def check_escalation(
         d = authorizer.authorize(user, attrs)
         if d.allowed:
             return EscalationResult(True, "bind-verb", f"{label}: the writer holds {attrs} ({d.reason})")
+    if ref.kind not in ("Role", "ClusterRole"):
+        # The rule resolver cannot look such a reference up, so the write is forbidden.
+        return EscalationResult(
+            False, "role-not-found", f"{label}: roleRef.kind must be Role or ClusterRole, not {ref.kind!r}"
+        )
     bound = authorizer.resolve(binding)
     if bound is None:
         where = f" in namespace {namespace!r}" if ref.kind == "Role" else ""

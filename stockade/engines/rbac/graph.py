@@ -74,7 +74,8 @@ def build_graph(authorizer: Authorizer, include_bootstrap: bool = False) -> dict
 
 
 def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # Line breaks as DOT's centred-line escape: a raw newline inside a quoted ID is not portable.
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def to_dot(graph: dict[str, Any]) -> str:

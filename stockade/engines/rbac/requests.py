@@ -21,6 +21,15 @@ from stockade.errors import EngineError
 
 DEFAULT_NAMESPACE = "default"
 
+# The verbs kubectl auth can-i knows; others are still asked about, with a warning (as kubectl).
+RESOURCE_VERBS = frozenset(
+    (
+        "get", "list", "watch", "create", "update", "patch", "delete", "deletecollection",
+        "use", "bind", "impersonate", "*", "approve", "sign", "escalate", "attest",
+    )
+)  # fmt: skip
+NON_RESOURCE_VERBS = frozenset(("get", "put", "post", "head", "options", "delete", "patch", "*"))
+
 
 @dataclass(frozen=True, slots=True)
 class BuiltRequest:
@@ -45,12 +54,20 @@ def build_request(
     if target.startswith("/"):
         if name or subresource or api_group:
             raise EngineError(f"{target}: a non-resource URL takes no name, subresource or API group")
-        return BuiltRequest(Attributes(verb=verb, non_resource_url=target))
+        url_warnings = () if verb in NON_RESOURCE_VERBS else (f"verb '{verb}' is not a known verb",)
+        return BuiltRequest(Attributes(verb=verb, non_resource_url=target), url_warnings)
     resource_arg, _, sub = target.partition("/")
+    if "/" in sub or "/" in subresource:
+        # The API server reads one subresource segment; there is no request for pods/log/x.
+        raise EngineError(f"{target}: expected RESOURCE[.GROUP][/SUBRESOURCE] with a single subresource")
+    if not resource_arg or resource_arg.startswith("."):
+        raise EngineError(f"{target}: no resource before the group or subresource")
     if sub and subresource and sub != subresource:
         raise EngineError(f"{target}: subresource given twice ({sub!r} and --subresource {subresource!r})")
     res = catalog.resolve(resource_arg, api_group)
     warnings: list[str] = []
+    if verb not in RESOURCE_VERBS:
+        warnings.append(f"verb '{verb}' is not a known verb")
     if not res.known:
         where = f" in group '{res.group}'" if res.group else ""
         warnings.append(f"the inputs and built-in types have no resource type '{res.resource}'{where}")
