@@ -154,6 +154,27 @@ def test_settings_default_level_and_admission_config(tmp_path: Path, asset_write
     ]
 
 
+def test_enforce_version_label_applies_to_the_cluster_default_level(asset_writer: Callable[..., Path]) -> None:
+    # upstream: a missing enforce label keeps the default level, the enforce-version label still applies
+    manifests = asset_writer(
+        "ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+        "  labels: {pod-security.kubernetes.io/enforce-version: v1.21}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: shop}\n"
+        "spec: {containers: [{name: a, image: i}]}\n",
+    )
+    adm = asset_writer(
+        "psa.yaml",
+        "apiVersion: pod-security.admission.config.k8s.io/v1\nkind: PodSecurityConfiguration\n"
+        "defaults: {enforce: restricted}\n",
+    )
+    found = scan(manifests, Config.from_mapping({"pss": {"admission_config": str(adm)}}))
+    details = sorted(x.detail for x in found if x.check_id.startswith("pss.") and "namespace" not in x.check_id)
+    assert details and all(d.endswith("[restricted:v1.21 cluster default]") for d in details)
+    # capabilities_restricted only exists from v1.22
+    assert "pss.capabilities-restricted" not in {x.check_id for x in found}
+
+
 def test_exempt_namespace_and_runtime_class(asset_writer: Callable[..., Path]) -> None:
     manifests = asset_writer(
         "exempt.yaml",

@@ -191,6 +191,11 @@ def test_controller_short_cut_ignores_enforce() -> None:
     assert review({}, PRIVILEGED, namespace="ml", namespace_labels=labels).denied
 
 
+def test_controller_without_a_pod_template_is_not_evaluated() -> None:
+    rv = review(None, None, namespace="ml", namespace_labels={P + "warn": "restricted"}, is_template=True)
+    assert rv.warn is None and rv.audit is None and rv.warnings == ()
+
+
 def test_controller_subresources_are_never_evaluated_but_pod_ephemeral_containers_are() -> None:
     labels = {P + "enforce": "baseline"}
     scale = review({}, PRIVILEGED, namespace="ml", namespace_labels=labels, is_template=True, subresource="scale")

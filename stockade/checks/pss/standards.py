@@ -306,7 +306,8 @@ def level_for(ctx: ScanContext, ref: PodSpecRef) -> tuple[LevelVersion, str] | N
     if ENFORCE_LABEL in labels:
         return lp.policy.enforce, "enforce"
     if not s.admission.defaults.enforce.is_privileged:
-        return s.admission.defaults.enforce, "cluster default"
+        # the default level, at the namespace's enforce-version label when it has one
+        return lp.policy.enforce, "cluster default"
     lv = s.default
     if lv.level is Level.RESTRICTED and ns in gpu_namespaces(ctx):
         return LevelVersion(Level.BASELINE, lv.version), "assumed (GPU namespace)"

@@ -266,6 +266,9 @@ def review(
     quiet = policy.audit.is_privileged and policy.warn.is_privileged
     if not lp.errors and quiet and (is_template or policy.enforce.is_privileged):
         return Review(policy=policy)
+    if is_template and pod_metadata is None and pod_spec is None:
+        # a controller whose pod template is optional and absent: nothing to evaluate
+        return Review(policy=policy, label_errors=lp.errors)
     updated = not is_template and old_spec is not None
     if updated and not is_significant_pod_update(old_metadata, old_spec, pod_metadata, pod_spec):
         return Review(policy=policy, label_errors=lp.errors)
