@@ -524,3 +524,11 @@ def test_dry_run_on_a_dump_checks_pods_not_the_templates_that_made_them(
         "web-5f-a (and 1 other pod): privileged",
     ]
     assert doc["evaluated"] == 3 and doc["total"] == 3
+
+
+def test_label_error_quotes_values_like_go() -> None:
+    lp = policy_from_labels({P + "audit": 'base"line\x07\u200b'})
+    assert lp.errors == (
+        f'metadata.labels[{P}audit]: Invalid value: "base\\"line\\a\\u200b": '
+        "must be one of privileged, baseline, restricted",
+    )

@@ -146,21 +146,23 @@ def label_error(key: str, value: object, detail: str) -> str:
     return f"metadata.labels[{key}]: Invalid value: {_go_quote(value)}: {detail}"
 
 
+_GO_SHORT_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
+
+
 def _go_quote(value: object) -> str:
-    # Go's %q on a string: double quotes, backslash escapes for quotes, backslashes and controls
+    # Go's %q on a string: quotes and backslashes escaped, short escapes for \a\b\f\n\r\t\v,
+    # \xNN for other ASCII controls, \uNNNN for other non-printable characters
     text = value if isinstance(value, str) else str(value)
     out = []
     for ch in text:
         if ch in ('"', "\\"):
             out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
+        elif ch in _GO_SHORT_ESCAPES:
+            out.append(_GO_SHORT_ESCAPES[ch])
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
             out.append(f"\\x{ord(ch):02x}")
+        elif not ch.isprintable() and ch != " ":
+            out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
         else:
             out.append(ch)
     return '"' + "".join(out) + '"'
