@@ -161,6 +161,8 @@ def run_level(args: argparse.Namespace) -> int:
 
     cmp = Comparison()
     write = sys.stdout.write
+    if new is None and args.output != "json":
+        write(f"{'AUDIT-ID':12} {'STAGE':16} {'VERB':8} {'TARGET':60} {'LEVEL':15} RECORDED\n")
     for d, size in iter_event_dicts(args.logs, stats):
         ev = parse_event(d, size)
         req = ev.to_request()
@@ -185,7 +187,10 @@ def run_level(args: argparse.Namespace) -> int:
             write(json.dumps(row) + "\n")
         else:
             target = f"{ev.combined_resource} {ev.namespace}/{ev.name}" if ev.resource_request else req.path
-            recorded = "omitted" if ev.stage in cur.omit_stages else ""
+            if cur.level.label == "None":
+                recorded = "no"
+            else:
+                recorded = "no (stage omitted)" if ev.stage in cur.omit_stages else "yes"
             write(
                 f"{ev.audit_id[:12]:12} {ev.stage[:16]:16} {ev.verb:8} {target[:60]:60} "
                 f"{cur.level.label:15} {recorded}\n"
@@ -353,6 +358,8 @@ def run_analyze(args: argparse.Namespace) -> int:
             base.learn(ev)
         _report_bad(bstats)
     until = args.train_until or ""
+    # live alerts share stdout with a table report; they must not break a JSON or HTML report
+    live = sys.stdout if args.output == "table" and not args.out else sys.stderr
     n = 0
     try:
         for ev in iter_events(args.logs, stats, follow=args.follow):
@@ -366,7 +373,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             if args.follow:
                 alert = _live_alert(ev)
                 if alert:
-                    print(alert, flush=True)
+                    print(alert, file=live, flush=True)
             n += 1
             if not n & 0x3FFF:
                 progress.tick()
