@@ -19,7 +19,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from stockade.errors import InputError, UsageError
+from stockade.errors import ConfigError, InputError, UsageError
 
 if TYPE_CHECKING:
     from stockade.engines.netpol import Options, Verdict, World
@@ -139,7 +139,11 @@ def _options(args: argparse.Namespace) -> Options:
     from stockade.engines.netpol import Options
     from stockade.engines.netpol.model import option_overrides
 
-    config = load_config(args.config)
+    try:
+        config = load_config(args.config)
+    except UnicodeDecodeError:
+        # The shared loader does not catch this yet; keep the one-line error promise here.
+        raise ConfigError(f"{args.config or 'stockade.yaml'}: not valid UTF-8 text") from None
     settings = option_overrides(config.section("netpol"), config.source or "<config>")
     for key in ("self_exempt", "ipblock_matches_pod_ips", "hostnetwork", "egress_to_own_node", "endport_supported"):
         value = getattr(args, key, None)

@@ -117,3 +117,19 @@ def test_check_node_without_node_objects(capsys: pytest.CaptureFixture[str], tmp
         capsys, "check", "--from", "node/nope", "--to", "serving/model-server", "--port", "80", "-f", SERVING
     )
     assert (code, out, err) == (2, "", "stockade: error: node/nope: no such node (known: node-a)\n")
+
+
+def test_config_file_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    argv = ("check", "--from", "gateway/gateway", "--to", "serving/model-server", "--port", "8080", "-f", SERVING)
+    binary = write(tmp_path, "binary.yaml", b"\xff\xfe")
+    # Before: a UnicodeDecodeError traceback.
+    assert run(capsys, *argv, "-c", binary) == (2, "", f"stockade: error: {binary}: not valid UTF-8 text\n")
+    typo = write(tmp_path, "typo.yaml", "netpol:\n  ipblock_match_pod_ips: false\n")
+    # Before: the misspelt switch was ignored and the default stayed in force.
+    assert run(capsys, *argv, "-c", typo) == (
+        2,
+        "",
+        f"stockade: error: {typo}: netpol: unknown key ipblock_match_pod_ips (known: self_exempt, "
+        "ipblock_matches_pod_ips, egress_to_own_node, endport_supported, hostnetwork, sensitive_labels, "
+        "sensitive_label, ignore_namespaces)\n",
+    )

@@ -35,6 +35,8 @@ class Options:
 
 
 SWITCHES = ("self_exempt", "ipblock_matches_pod_ips", "egress_to_own_node", "endport_supported")
+SECTION_KEYS = (*SWITCHES, "hostnetwork", "sensitive_labels", "sensitive_label", "ignore_namespaces")
+"""Every key of the ``netpol:`` configuration section (engine switches and scan settings)."""
 
 
 def option_overrides(section: Mapping[str, Any], source: str = "<config>") -> dict[str, Any]:
@@ -44,6 +46,10 @@ def option_overrides(section: Mapping[str, Any], source: str = "<config>") -> di
     """
     from stockade.errors import ConfigError
 
+    # A misspelt switch must not silently leave the default in force.
+    unknown = sorted(str(k) for k in section if k not in SECTION_KEYS)
+    if unknown:
+        raise ConfigError(f"{source}: netpol: unknown key {', '.join(unknown)} (known: {', '.join(SECTION_KEYS)})")
     out: dict[str, Any] = {}
     for key in SWITCHES:
         if key in section:
