@@ -80,15 +80,24 @@ class Config:
                 raise ConfigError(f"{source}: {key} must be a mapping")
             return value
 
-        checks = mapping(data.get("checks"), "checks")
+        def only(value: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+            # A misspelt setting (`disabled:`) silently doing nothing is worse than an error.
+            unknown = sorted(str(k) for k in value if k not in allowed)
+            if unknown:
+                raise ConfigError(
+                    f"{source}: {key}: unknown setting(s) {', '.join(unknown)} (expected: {', '.join(allowed)})"
+                )
+            return value
+
+        checks = only(mapping(data.get("checks"), "checks"), "checks", ("disable", "severity"))
         overrides: dict[str, Severity] = {}
         for check_id, sev in mapping(checks.get("severity"), "checks.severity").items():
             try:
                 overrides[str(check_id)] = Severity.parse(str(sev))
             except ValueError as e:
                 raise ConfigError(f"{source}: checks.severity.{check_id}: {e}") from None
-        images = mapping(data.get("images"), "images")
-        gpu = mapping(data.get("gpu"), "gpu")
+        images = only(mapping(data.get("images"), "images"), "images", ("allowed_registries",))
+        gpu = only(mapping(data.get("gpu"), "gpu"), "gpu", ("namespaces", "resources"))
         gpu_ns = gpu.get("namespaces")
         known = {"checks", "images", "gpu"}
         sections = {str(k): mapping(v, str(k)) for k, v in data.items() if k not in known}

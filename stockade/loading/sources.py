@@ -34,9 +34,10 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MAX_FILE_BYTES = 64 * 1024 * 1024
 _SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv"})
-# A line that is not blank, a comment or a bare document marker.
-_CONTENT_LINE = re.compile(r"^(?![ \t]*(?:#|$)|---[ \t]*$)", re.MULTILINE)
+# A line that is not blank, a comment, a bare document marker (perhaps commented) or a directive.
+_CONTENT_LINE = re.compile(r"^(?![ \t]*(?:#|$)|---(?:[ \t]+#.*)?[ \t]*$|%)", re.MULTILINE)
 _BUILD_INPUT_KINDS = frozenset({"Kustomization", "Component"})
+_SCALAR_NAMES: dict[type, str] = {str: "a string", bool: "a boolean", int: "a number", float: "a number"}
 
 
 @dataclass
@@ -76,7 +77,12 @@ def load_paths(
 def _load_dir(result: LoadResult, root: Path, render_kustomize: bool, jobs: int | None) -> None:
     kubectl = shutil.which("kubectl") if render_kustomize else None
     walk: list[tuple[Path, list[str]]] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def unreadable(e: OSError) -> None:
+        # os.walk skips a directory it cannot list; an unscanned directory must fail the gate.
+        result.errors.append(InputFailure(Location(e.filename or str(root)), f"cannot read directory: {e.strerror}"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
         here = Path(dirpath)
         if "Chart.yaml" in filenames and "templates" in dirnames:
@@ -202,6 +208,8 @@ def _load_chunk(paths: list[str]) -> list[tuple[str, LoadResult]]:
 
 def _load_file(result: LoadResult, path: Path) -> None:
     name = str(path)
+    if name == "-":
+        name = "./-"  # a file named "-", not standard input: say so in every report
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -253,7 +261,7 @@ def _add_document(result: LoadResult, doc: Any, raw: RawDoc, name: str) -> None:
         return  # an empty document (comments only) holds no object
     loc = Location(name, _first_content_line(raw))
     if not isinstance(doc, Mapping):
-        what = "a list" if isinstance(doc, list) else f"a {type(doc).__name__} scalar"
+        what = "a list" if isinstance(doc, list) else f"a scalar ({_SCALAR_NAMES.get(type(doc), 'a value')})"
         result.errors.append(InputFailure(loc, f"expected a Kubernetes object (a mapping), got {what}"))
         return
     source = SourceDoc(name, raw.start_line, raw.text)

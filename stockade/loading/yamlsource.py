@@ -262,6 +262,14 @@ def _marker_at(text: str, pos: int) -> str | None:
     return None
 
 
+def _directives_only(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is only ``%YAML``/``%TAG`` directives (with blanks and comments):
+    they belong to the document whose ``---`` follows, not to a document of their own."""
+    if text[start] != "%" and text.find("\n%", start, end) < 0:
+        return False
+    return all(not ln.strip() or ln.lstrip().startswith(("#", "%")) for ln in text[start:end].split("\n"))
+
+
 def split_documents(text: str) -> Iterator[RawDoc]:
     """Split a stream on ``---`` lines (the document markers of block YAML) and ``...`` ends."""
     start, start_line = 0, 1
@@ -276,9 +284,11 @@ def split_documents(text: str) -> Iterator[RawDoc]:
                 line += text.count("\n", counted, pos)
                 counted = pos
                 if marker == "---":
-                    if pos > start:
+                    if pos > start and not _directives_only(text, start, pos):
                         yield RawDoc(start_line, text[start:pos])
-                    start, start_line = pos, line
+                        start, start_line = pos, line
+                    elif pos == start:
+                        start, start_line = pos, line
                 else:
                     yield RawDoc(start_line, text[start:pos])
                     nl = text.find("\n", pos)

@@ -10,12 +10,16 @@ import json
 import os
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from stockade import __version__
 from stockade.checks.registry import all_checks
 from stockade.model import Report, Severity
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+SRCROOT = "%SRCROOT%"
+MAX_RESULTS = 25_000
+"""GitHub code scanning refuses a SARIF run with more results than this."""
 _LEVEL = {
     Severity.CRITICAL: "error",
     Severity.HIGH: "error",
@@ -33,21 +37,60 @@ _SECURITY_SEVERITY = {
 }
 
 
-def _uri(file: str) -> str:
-    """A repository-relative URI where possible (what code scanning expects)."""
-    p = Path(file)
-    if p.is_absolute():
-        try:
-            p = p.relative_to(Path.cwd())
-        except ValueError:
-            return p.as_uri()
-    return p.as_posix() if os.sep == "/" else str(p).replace(os.sep, "/")
+_KUSTOMIZE_BUILD = "/ (kustomize build)"
+"""Suffix the loader gives the rendered output of a kustomization directory."""
+
+
+def _source_root() -> Path:
+    """The repository root (nearest ``.git`` above the working directory), else the working directory:
+    code scanning resolves a relative URI against the repository root, not where the scan ran."""
+    cwd = Path(os.path.abspath(os.getcwd()))
+    for d in (cwd, *cwd.parents):
+        if (d / ".git").exists():
+            return d
+    return cwd
+
+
+def _artifact(file: str, root: Path) -> tuple[dict[str, str], bool]:
+    """The artifactLocation of an input file, and whether it is kustomize output (whose lines are
+    lines of the rendered stream, not of a file in the repository)."""
+    rendered = file.endswith(_KUSTOMIZE_BUILD)
+    if rendered:
+        from stockade.loading.sources import KUSTOMIZATION_FILES
+
+        directory = Path(file[: -len(_KUSTOMIZE_BUILD)])
+        name = next((n for n in KUSTOMIZATION_FILES if (directory / n).is_file()), KUSTOMIZATION_FILES[0])
+        file = str(directory / name)
+    if file == "-":
+        return {"uri": "stdin"}, rendered
+    # Absolute without resolving symlinks: a symlinked manifest is reported where the repository has it.
+    p = Path(os.path.abspath(file))
+    try:
+        rel = p.relative_to(root)
+    except ValueError:
+        return {"uri": p.as_uri()}, rendered
+    # A URI, not a path: spaces, '#', '%' and non-ASCII names are percent-encoded.
+    return {"uri": quote(rel.as_posix(), safe="/"), "uriBaseId": SRCROOT}, rendered
+
+
+def _physical(file: str, line: int | None, root: Path) -> tuple[dict[str, Any], str]:
+    """A physicalLocation and, for kustomize output, a note of the line in the rendered stream."""
+    artifact, rendered = _artifact(file, root)
+    phys: dict[str, Any] = {"artifactLocation": artifact}
+    if rendered:
+        # The finding is in generated text: point at the kustomization file itself.
+        phys["region"] = {"startLine": 1}
+        return phys, f" [kustomize build output line {line}]" if line else " [kustomize build output]"
+    if line:
+        phys["region"] = {"startLine": line}
+    return phys, ""
 
 
 def sarif_dict(report: Report) -> dict[str, Any]:
     """The report as a SARIF log object."""
     from stockade.scan import fingerprint
 
+    root = _source_root()
     checks = all_checks()
     index = {c.spec.id: i for i, c in enumerate(checks)}
     rules = []
@@ -74,7 +117,12 @@ def sarif_dict(report: Report) -> dict[str, Any]:
             }
         )
     results = []
-    for f in report.findings:
+    findings = report.findings
+    if len(findings) > MAX_RESULTS:
+        # Code scanning rejects a run with more results: keep the most severe, in report order.
+        keep = set(sorted(range(len(findings)), key=lambda i: (-findings[i].severity, i))[:MAX_RESULTS])
+        findings = tuple(f for i, f in enumerate(findings) if i in keep)
+    for f in findings:
         loc: dict[str, Any] = {
             "logicalLocations": [
                 {
@@ -84,14 +132,12 @@ def sarif_dict(report: Report) -> dict[str, Any]:
                 }
             ]
         }
+        where = ""
         if f.location:
-            phys: dict[str, Any] = {"artifactLocation": {"uri": _uri(f.location.file)}}
-            if f.location.line:
-                phys["region"] = {"startLine": f.location.line}
-            loc["physicalLocation"] = phys
+            loc["physicalLocation"], where = _physical(f.location.file, f.location.line, root)
         text = (
             f"{f.message}: {f.detail} ({f.subject}, {f.path})" if f.detail else f"{f.message} ({f.subject}, {f.path})"
-        )
+        ) + where
         result: dict[str, Any] = {
             "ruleId": f.check_id,
             "level": _LEVEL[f.severity],
@@ -103,21 +149,16 @@ def sarif_dict(report: Report) -> dict[str, Any]:
         if f.check_id in index:
             result["ruleIndex"] = index[f.check_id]
         results.append(result)
-    notifications = [
-        {
-            "level": "error",
-            "message": {"text": e.message},
-            "locations": [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(e.location.file)},
-                        **({"region": {"startLine": e.location.line}} if e.location.line else {}),
-                    }
-                }
-            ],
-        }
-        for e in report.errors
-    ]
+    notifications: list[dict[str, Any]] = []
+    if len(findings) < len(report.findings):
+        omitted = len(report.findings) - len(findings)
+        text = f"{omitted} least severe results left out: code scanning accepts at most {MAX_RESULTS:,} a run"
+        notifications.append({"level": "warning", "message": {"text": text}})
+    for e in report.errors:
+        phys, where = _physical(e.location.file, e.location.line, root)
+        notifications.append(
+            {"level": "error", "message": {"text": e.message + where}, "locations": [{"physicalLocation": phys}]}
+        )
     return {
         "$schema": SCHEMA_URI,
         "version": "2.1.0",
@@ -134,6 +175,7 @@ def sarif_dict(report: Report) -> dict[str, Any]:
                 "invocations": [
                     {"executionSuccessful": not report.errors, "toolExecutionNotifications": notifications}
                 ],
+                "originalUriBaseIds": {SRCROOT: {"uri": root.as_uri().rstrip("/") + "/"}},
                 "results": results,
                 "columnKind": "unicodeCodePoints",
             }
