@@ -220,6 +220,9 @@ def run_matrix(args: argparse.Namespace) -> int:
     matrix = build_matrix(world, args.port, args.protocol)
     wanted = set(args.namespace)
     pods = [p.key for p in world.pods.values() if not wanted or p.namespace in wanted]
+    for ns in sorted(wanted - {p.namespace for p in world.pods.values()}):
+        # A misspelt -n would otherwise look like an empty, perfectly isolated namespace.
+        print(f"stockade: warning: no pods or workloads in namespace {ns}", file=sys.stderr)
     out = sys.stdout
     if args.output == "json":
         doc = {

@@ -240,6 +240,9 @@ def run_can_i(args: argparse.Namespace) -> int:
         raise UsageError("--no-headers needs --list")
     if args.quiet and args.output == "json":
         raise UsageError("--quiet prints nothing; it cannot be combined with -o json")
+    if args.namespace == "":
+        # As kubectl: an empty -n means the current (default) namespace, not all namespaces (-A).
+        args.namespace = None
     if args.namespace is not None and args.all_namespaces:
         raise UsageError("give -n NAMESPACE or -A, not both")
     inputs = _load(args)
@@ -366,6 +369,9 @@ def run_who_can(args: argparse.Namespace) -> int:
     from stockade.engines.rbac.requests import build_request
     from stockade.errors import EngineError, UsageError
 
+    if args.namespace == "":
+        # As kubectl: an empty -n means the current (default) namespace, not all namespaces (-A).
+        args.namespace = None
     if args.namespace is not None and args.all_namespaces:
         raise UsageError("give -n NAMESPACE or -A, not both")
     inputs = _load(args)
@@ -519,6 +525,11 @@ def run_suggest(args: argparse.Namespace) -> int:
                 data = yaml.safe_load(Path(args.needs).read_text(encoding="utf-8"))
             except OSError as e:
                 raise InputError(args.needs, f"cannot read: {e.strerror}") from None
+            except UnicodeDecodeError:
+                raise InputError(args.needs, "not valid UTF-8 text") from None
+            except yaml.MarkedYAMLError as e:
+                line = e.problem_mark.line + 1 if e.problem_mark is not None else None
+                raise InputError(args.needs, f"invalid YAML: {e.problem or e.context}", line=line) from None
             except yaml.YAMLError as e:
                 raise InputError(args.needs, f"invalid YAML: {' '.join(str(e).split())}") from None
             needed = parse_needs(data, inputs.catalog, source=args.needs)
@@ -528,11 +539,16 @@ def run_suggest(args: argparse.Namespace) -> int:
                     needed = requests_from_audit(fh, user.name if user else None, source=args.audit_log)
             except OSError as e:
                 raise InputError(args.audit_log, f"cannot read: {e.strerror}") from None
+            except UnicodeDecodeError:
+                raise InputError(args.audit_log, "not valid UTF-8 text") from None
         if not needed:
             raise InputError(args.needs or args.audit_log, "no requests to derive roles from")
         roles = suggest_roles(needed, args.name)
     except EngineError as e:
-        raise InputError(args.needs or args.audit_log, str(e)) from None
+        source = args.needs or args.audit_log
+        if str(e).startswith(f"{source}:"):
+            raise  # the message already names the file (and line)
+        raise InputError(source, str(e)) from None
     docs: list[dict[str, Any]] = [r.manifest() for r in roles]
     comments: list[str] = [f"narrowest roles for {len(needed)} request(s)"]
     comparison = None

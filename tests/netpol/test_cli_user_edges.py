@@ -133,3 +133,8 @@ def test_config_file_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp
         "ipblock_matches_pod_ips, egress_to_own_node, endport_supported, hostnetwork, sensitive_labels, "
         "sensitive_label, ignore_namespaces)\n",
     )
+
+
+def test_matrix_unknown_namespace_warns(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "matrix", "-f", SERVING, "--port", "8080", "-n", "servng", "-o", "csv")
+    assert (code, out, err) == (0, "from\\to\n", "stockade: warning: no pods or workloads in namespace servng\n")

@@ -148,3 +148,39 @@ def test_graph_dot_escapes_line_breaks(capsys: pytest.CaptureFixture[str], input
     assert '  "Role:ml/pod-reader" [shape=component, label="Role:ml/pod-reader\\nget pods,pods/log"];' in lines
     # Every statement is on one line.
     assert all(line.endswith(("{", "}", ";")) for line in lines)
+
+
+def test_empty_namespace_flag_is_the_default_namespace(capsys: pytest.CaptureFixture[str], inputs: str) -> None:
+    # kubectl: -n "" falls back to the current namespace; before, Stockade asked about all namespaces.
+    code, out, _ = run(capsys, "can-i", "list", "pods", "-n", "", "--as", "a", "-o", "json", "-f", inputs)
+    assert code == 1 and '"namespace": "default"' in out
+    code, out, _ = run(capsys, "who-can", "list", "pods", "-n", "", "-o", "json", "--no-bootstrap", "-f", inputs)
+    assert code == 0 and '"namespace": "default"' in out
+
+
+def test_suggest_odd_request_files(capsys: pytest.CaptureFixture[str], inputs: str, tmp_path: Path) -> None:
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe")
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json\n")
+    # Before: tracebacks for the binary files, and the file named twice ("empty.yaml: empty.yaml: ...").
+    assert run(capsys, "suggest", "--needs", str(binary), "-f", inputs) == (
+        2,
+        "",
+        f"stockade: error: {binary}: not valid UTF-8 text\n",
+    )
+    assert run(capsys, "suggest", "--audit-log", str(binary), "-f", inputs) == (
+        2,
+        "",
+        f"stockade: error: {binary}: not valid UTF-8 text\n",
+    )
+    assert run(capsys, "suggest", "--needs", str(empty), "-f", inputs) == (
+        2,
+        "",
+        f"stockade: error: {empty}: expected a list of requests\n",
+    )
+    code, out, err = run(capsys, "suggest", "--audit-log", str(bad), "-f", inputs)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"stockade: error: {bad}:1: invalid JSON: ") and err.count(str(bad)) == 1
