@@ -24,6 +24,16 @@ def _rules_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = 0.0
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of alerts per second above 0, got {text!r}")
+    return v
+
+
 def _output_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", choices=("text", "json"), default="text", help="alert format")
     p.add_argument("--output-file", metavar="FILE", help="append alerts to FILE instead of stdout")
@@ -41,7 +51,7 @@ def _output_args(p: argparse.ArgumentParser) -> None:
         default="debug",
         help="ignore rules less severe than this",
     )
-    p.add_argument("--rate", type=float, metavar="N", help="rate-limit each rule's alerts to N per second")
+    p.add_argument("--rate", type=_positive, metavar="N", help="rate-limit each rule's alerts to N per second (N > 0)")
     p.add_argument("--burst", type=int, default=10, metavar="N", help="burst size with --rate (default 10)")
     p.add_argument("--profile", metavar="FILE", help="also alert on behaviour not in this learned profile")
     p.add_argument(
@@ -375,6 +385,25 @@ def _undelivered(disp: Any) -> bool:
     return any(isinstance(s, HttpSink) and s.failures for s in disp.sinks)
 
 
+def _check_tls(cert: str, key: str) -> None:
+    """A certificate or key that does not load is an error naming the file, before serving."""
+    import ssl
+
+    from stockade.errors import InputError
+
+    for path, what in ((cert, "TLS certificate"), (key, "TLS private key")):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as e:
+            raise InputError(path, f"cannot read {what}: {e.strerror}") from e
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except ssl.SSLError as e:
+        why = getattr(e, "reason", None) or "invalid"
+        raise InputError(cert, f"not a PEM certificate with its private key ({key}): {why}") from e
+
+
 def run_serve(args: argparse.Namespace) -> int:
     """Run the audit webhook receiver until interrupted (or --duration)."""
     from stockade.engines.falco.server import AuditWebhook
@@ -387,16 +416,24 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--listen {args.listen}: expected HOST:PORT") from e
     if not args.cert and not args.insecure_http:
         raise UsageError("serve needs --cert and --key (the API server only posts over HTTPS), or --insecure-http")
+    if args.cert:
+        _check_tls(args.cert, args.key or args.cert)
     rs = _load(args)
     engine = _engine(args, rs)
     detector = _anomaly(args)
     opened: list[IO[str]] = []
     disp = _dispatcher(args, opened)
     extra = (lambda ev: anomaly_alerts(detector, ev, engine.hostname)) if detector is not None else None
+
+    def rejected(msg: str) -> None:
+        print(f"stockade: error: {msg}", file=sys.stderr, flush=True)
+
     try:
-        server = AuditWebhook(engine, disp.emit, host or "127.0.0.1", port, args.cert, args.key or args.cert, extra)
+        server = AuditWebhook(
+            engine, disp.emit, host or "127.0.0.1", port, args.cert, args.key or args.cert, extra, rejected
+        )
     except OSError as e:
-        raise UsageError(f"cannot serve on {args.listen}: {e}") from e
+        raise UsageError(f"cannot serve on {args.listen}: {e.strerror or e}") from e
     scheme = "https" if args.cert else "http"
     print(
         f"stockade runtime: listening on {scheme}://{host or '127.0.0.1'}:{server.port}/k8s-audit",

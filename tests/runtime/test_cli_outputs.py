@@ -243,3 +243,61 @@ def test_validate_like_falco_v(tmp_path: Path, capsys: pytest.CaptureFixture[str
         f"  error: {bad}:12: rule 'r': LOAD_ERR_VALIDATE (Error validating rule/macro/list/exception objects): "
         "Undefined macro 'nosuch_macro' used in filter.",
     ]
+
+
+def test_rate_must_be_positive(files: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    rules, events = files
+    # before: --rate -1 was accepted and silently meant "no limit"
+    with pytest.raises(SystemExit) as exc:
+        main(["runtime", "eval", "-r", str(rules), "--rate", "-1", str(events)])
+    assert exc.value.code == 2
+    assert "argument --rate: expected a number of alerts per second above 0, got '-1'" in capsys.readouterr().err
+
+
+def test_rate_limit_reports_what_it_suppressed(
+    utc: None, files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules, _ = files
+    events = tmp_path / "five.jsonl"
+    events.write_text((json.dumps(EVENT) + "\n") * 5)
+    assert main(["runtime", "eval", "-r", str(rules), "--rate", "0.001", "--burst", "2", str(events)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["22:13:20.123456789: Warning miner xmrig pid=42 parent=<NA>"] * 2
+    assert captured.err == "warning: 3 alerts suppressed by the rate limit\n"
+
+
+def test_serve_names_an_unreadable_certificate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cert = tmp_path / "missing.crt"
+    # before: "cannot serve on 127.0.0.1:8765: [Errno 2] No such file or directory" (no file named)
+    assert main(["runtime", "serve", "--cert", str(cert), "--duration", "0"]) == 2
+    assert (
+        capsys.readouterr().err == f"stockade: error: {cert}: cannot read TLS certificate: No such file or directory\n"
+    )
+
+
+def test_serve_reports_rejected_posts(tmp_path: Path) -> None:
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stockade.cli.main", "runtime", "serve", "--insecure-http", "--listen", "127.0.0.1:0"],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()
+        url = banner.strip().rsplit(" ", 1)[-1]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/k8s-audit")
+        with pytest.raises(urllib.error.HTTPError) as exc:
+            urllib.request.urlopen(urllib.request.Request(url, data=b'{"kind": "EventList", "items": [', method="POST"))
+        assert exc.value.code == 400
+        # before: the API server got a 400 and the operator saw nothing
+        assert proc.stderr.readline() == "stockade: error: POST /k8s-audit from 127.0.0.1: 400 body is not JSON\n"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)

@@ -33,10 +33,14 @@ class AuditWebhook:
         certfile: str | None = None,
         keyfile: str | None = None,
         extra: Callable[[K8sAuditEvent], list[Alert]] | None = None,
+        on_reject: Callable[[str], None] | None = None,
     ) -> None:
         self.engine = engine
         self.emit = emit
         self.extra = extra
+        # told about each rejected POST, so the operator sees what the API server got back
+        self.on_reject = on_reject
+        self.rejected = 0
         self.lock = threading.Lock()
         self.received = 0
         outer = self
@@ -61,19 +65,25 @@ class AuditWebhook:
                 else:
                     self._reply(404, {"error": "not found"})
 
+            def _reject(self, code: int, why: str) -> None:
+                outer.rejected += 1
+                if outer.on_reject is not None:
+                    outer.on_reject(f"POST {self.path} from {self.client_address[0]}: {code} {why}")
+                self._reply(code, {"error": why})
+
             def do_POST(self) -> None:
                 try:
                     length = int(self.headers.get("Content-Length", "0"))
                 except ValueError:
                     length = -1
                 if length < 0 or length > MAX_BODY:
-                    self._reply(413, {"error": "body too large or length missing"})
+                    self._reject(413, "body too large or length missing")
                     return
                 raw = self.rfile.read(length)
                 try:
                     doc = json.loads(raw)
                 except ValueError:
-                    self._reply(400, {"error": "body is not JSON"})
+                    self._reject(400, "body is not JSON")
                     return
                 n, alerts = outer.handle(doc)
                 self._reply(200, {"events": n, "alerts": alerts})
