@@ -190,7 +190,11 @@ def _anomaly(args: argparse.Namespace) -> Any:
 
     try:
         prof = Profile.load(args.profile)
-    except (OSError, ValueError) as e:
+    except OSError as e:
+        raise InputError(args.profile, f"cannot read profile: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        raise InputError(args.profile, "cannot read profile: not UTF-8 text") from e
+    except ValueError as e:
         raise InputError(args.profile, f"cannot read profile: {e}") from e
     return AnomalyDetector(prof, max(1, args.anomaly_threshold))
 

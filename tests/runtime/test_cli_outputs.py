@@ -301,3 +301,50 @@ def test_serve_reports_rejected_posts(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
+
+
+def test_rules_file_read_errors_name_the_file_once(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, events = files
+    missing = tmp_path / "missing.yaml"
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"- rule: r\n  desc: \xff\n")
+    # before: "... Could not read file: [Errno 2] No such file or directory: '<path>'" (the path twice)
+    assert main(["runtime", "eval", "-r", str(missing), "--", str(events)]) == 2
+    assert capsys.readouterr().err == (
+        f"stockade: error: {missing}: rules content: LOAD_ERR_FILE_READ (File read error): "
+        "Could not read file: No such file or directory\n"
+    )
+    assert main(["runtime", "validate", "-r", str(binary)]) == 2
+    assert capsys.readouterr().out.splitlines() == [
+        f"{binary}: Invalid",
+        f"  error: {binary}: rules content: LOAD_ERR_FILE_READ (File read error): "
+        "Could not read file: not UTF-8 text (byte 0xff at offset 18)",
+    ]
+
+
+def test_profile_errors_are_one_line(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules, events = files
+    missing = tmp_path / "missing.json"
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff")
+    for profile, why in ((missing, "No such file or directory"), (binary, "not UTF-8 text")):
+        assert main(["runtime", "eval", "-r", str(rules), "--profile", str(profile), str(events)]) == 2
+        assert capsys.readouterr().err == f"stockade: error: {profile}: cannot read profile: {why}\n"
+
+
+def test_learn_keeps_the_readable_files(
+    files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, events = files
+    missing = tmp_path / "missing.jsonl"
+    out = tmp_path / "profile.json"
+    assert main(["runtime", "learn", "--event-format", "fields", str(missing), str(events), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"stockade: error: {missing}: cannot read: No such file or directory",
+        f"learned 1 events, 1 workloads -> {out}",
+    ]
+    assert json.loads(out.read_text())["events"] == 1

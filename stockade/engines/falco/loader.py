@@ -304,8 +304,13 @@ class RuleSet:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
+            # the reason without Python's repeat of the path (the message already names the file)
+            if isinstance(e, UnicodeDecodeError):
+                why = f"not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start})"
+            else:
+                why = e.strerror or str(e)
             self.errors.append(
-                LoadMessage("LOAD_ERR_FILE_READ", f"Could not read file: {e}", p, None, "rules content", "", True)
+                LoadMessage("LOAD_ERR_FILE_READ", f"Could not read file: {why}", p, None, "rules content", "", True)
             )
             return False
         return self.load_text(text, p)
