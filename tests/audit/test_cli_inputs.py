@@ -150,3 +150,28 @@ def test_follow_with_json_keeps_stdout_parseable(tmp_path: Path) -> None:
     assert json.loads(out)["events"] == 3
     assert "secret read: alice get secrets team-a/db" in err
     assert "pod exec: bob create pods/exec team-b/x" in err
+
+
+def test_progress_on_long_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from stockade.cli import audit as audit_cli
+    from stockade.engines.audit.events import ReadStats
+
+    clock = [100.0]
+    monkeypatch.setattr(audit_cli.time, "monotonic", lambda: clock[0])
+    stats = ReadStats(events=1000, bytes=2_000_000)
+    progress = audit_cli._Progress(True, stats)
+    clock[0] = 101.0
+    progress.tick()  # under two seconds: quiet
+    assert capsys.readouterr().err == ""
+    clock[0] = 102.5
+    progress.tick()
+    assert capsys.readouterr().err == "\r1,000 events, 2 MB read, 400 events/s "
+    stats.events = 3000
+    clock[0] = 103.0
+    progress.done()  # the final count, then the line ends
+    assert capsys.readouterr().err == "\r3,000 events, 2 MB read, 1,000 events/s \n"
+    quiet = audit_cli._Progress(False, stats)
+    clock[0] = 200.0
+    quiet.tick()
+    quiet.done()
+    assert capsys.readouterr().err == ""
