@@ -157,7 +157,7 @@ def test_progress_on_long_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
     from stockade.engines.audit.events import ReadStats
 
     clock = [100.0]
-    monkeypatch.setattr(audit_cli.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr("stockade.cli.audit.time.monotonic", lambda: clock[0])
     stats = ReadStats(events=1000, bytes=2_000_000)
     progress = audit_cli._Progress(True, stats)
     clock[0] = 101.0
