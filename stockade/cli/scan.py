@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     from stockade.report import get_reporter
     from stockade.scan import ScanOptions, read_baseline, scan_paths, write_baseline
 
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and stream.errors == "strict":
+            reconfigure(errors="backslashreplace")
     config = load_config(args.config)
     options = ScanOptions(
         select=_split(args.select),
@@ -115,7 +119,8 @@ def _open_output(path: str | None) -> Any:
     from stockade.errors import UsageError
 
     try:
-        handle: TextIO = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        # A file name that is not UTF-8 (or a terminal that is not) must not end the scan in a traceback.
+        handle: TextIO = open(path, "w", encoding="utf-8", errors="backslashreplace")  # noqa: SIM115 - closed below
     except OSError as e:
         raise UsageError(f"{path}: cannot write output: {e.strerror}") from e
     with handle:

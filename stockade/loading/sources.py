@@ -82,8 +82,20 @@ def _load_dir(result: LoadResult, root: Path, render_kustomize: bool, jobs: int 
         # os.walk skips a directory it cannot list; an unscanned directory must fail the gate.
         result.errors.append(InputFailure(Location(e.filename or str(root)), f"cannot read directory: {e.strerror}"))
 
-    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
+    # Symlinked directories are followed (manifests shared between repositories often are), each real
+    # directory once, which also ends symlink loops.
+    seen: set[str] = set()
+    real_of = {str(root): os.path.realpath(root)}  # real paths, resolved only at symlinks (realpath is slow)
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=True):
+        real = real_of.pop(dirpath, None) or os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+        for d in dirnames:
+            child = os.path.join(dirpath, d)
+            real_of[child] = os.path.realpath(child) if os.path.islink(child) else os.path.join(real, d)
         here = Path(dirpath)
         if "Chart.yaml" in filenames and "templates" in dirnames:
             dirnames.remove("templates")

@@ -172,8 +172,17 @@ class _Constructor(SafeConstructor):
         return mapping
 
     def construct_yaml_binary(self, node: Node) -> str:  # type: ignore[override]
-        # JSON has no bytes; the API server receives the base64 text.
-        return "".join(str(self.construct_scalar(node)).split())  # type: ignore[arg-type]
+        # go-yaml v2 decodes !!binary (Go's StdEncoding: padding required, only CR/LF skipped) into a
+        # Go string; JSON then carries those bytes as text, invalid UTF-8 replaced.
+        import base64
+        import binascii
+
+        text = str(self.construct_scalar(node)).replace("\r", "").replace("\n", "")  # type: ignore[arg-type]
+        try:
+            data = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ConstructorError(None, None, "!!binary value contains invalid base64 data", node.start_mark) from None
+        return data.decode("utf-8", "replace")
 
     def construct_undefined(self, node: Node) -> Any:
         # go-yaml ignores unknown local tags (e.g. "!Ref"): the value is what the node holds.

@@ -70,7 +70,8 @@ def _artifact(file: str, root: Path) -> tuple[dict[str, str], bool]:
     except ValueError:
         return {"uri": p.as_uri()}, rendered
     # A URI, not a path: spaces, '#', '%' and non-ASCII names are percent-encoded.
-    return {"uri": quote(rel.as_posix(), safe="/"), "uriBaseId": SRCROOT}, rendered
+    # (Encoded from the file system bytes, so a name that is not UTF-8 survives, as in as_uri().)
+    return {"uri": quote(os.fsencode(rel.as_posix()), safe="/"), "uriBaseId": SRCROOT}, rendered
 
 
 def _physical(file: str, line: int | None, root: Path) -> tuple[dict[str, Any], str]:

@@ -85,3 +85,34 @@ def test_misspelt_config_setting_is_a_one_line_error(tmp_path: Path, capsys: pyt
     code, out, err = run(capsys, "scan", str(pod), "-c", str(cfg))
     assert (code, out) == (2, "")
     assert err == f"stockade: error: {cfg}: checks: unknown setting(s) disabled (expected: disable, severity)\n"
+
+
+def test_file_name_that_is_not_utf8_is_reported_in_every_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / ".git").mkdir()
+    name = os.fsdecode(b"caf\xe9.yaml")  # Latin-1 bytes on a UTF-8 file system
+    (tmp_path / name).write_text(POD.format(name="latin"))
+    monkeypatch.chdir(tmp_path)
+    select = ("--select", "workload.image-latest-tag")
+    code, _, err = run(capsys, "scan", ".", *select, "--output-file", "out.txt")
+    assert (code, err) == (0, "")  # before: UnicodeEncodeError traceback
+    assert (tmp_path / "out.txt").read_text(encoding="utf-8").startswith("Pod/shop/latin  (caf\\udce9.yaml:1)\n")
+    code, out, _ = run(capsys, "scan", ".", *select, "-o", "sarif")
+    (result,) = json.loads(out)["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "caf%E9.yaml"
+
+
+def test_terminal_that_is_not_utf8_gets_escapes_not_a_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    pod = tmp_path / "ünïcødé.yaml"
+    pod.write_text(POD.format(name="web"))
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "stockade.cli.main", "scan", str(pod), "--select", "workload.image-latest-tag"],
+        capture_output=True, text=True, encoding="ascii", errors="strict", env=env, check=False,
+    )  # fmt: skip
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout.startswith(f"Pod/shop/web  ({tmp_path}/\\xfcn\\xefc\\xf8d\\xe9.yaml:1)\n")

@@ -89,3 +89,33 @@ def test_helm_template_output_keeps_each_objects_line(tmp_path: Path) -> None:
         "image": "nginx:1.25",
         "resources": {},
     }
+
+
+def test_binary_tag_is_decoded_as_go_yaml_v2_does(tmp_path: Path) -> None:
+    f = tmp_path / "cm.yaml"
+    f.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bin}\ndata:\n"
+        "  a: !!binary aGVsbG8=\n  b: !!binary |\n    aGVs\n    bG8=\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad}\ndata:\n  c: !!binary aGVsbG8\n"
+    )
+    result = load_paths([str(f)])
+    # before: the base64 text itself ("aGVsbG8="), and unpadded base64 accepted
+    assert [o.body["data"] for o in result.inventory] == [{"a": "hello", "b": "hello"}]
+    assert [str(e) for e in result.errors] == [f"{f}:14: invalid YAML: !!binary value contains invalid base64 data"]
+
+
+def test_symlinked_directory_is_followed_once_and_loops_end(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "pod.yaml").write_text(POD.format(name="shared"))
+    repo = tmp_path / "repo"
+    (repo / "apps").mkdir(parents=True)
+    (repo / "apps" / "pod.yaml").write_text(POD.format(name="own"))
+    os.symlink(shared, repo / "linked")  # before: silently not scanned
+    os.symlink("..", repo / "apps" / "up")  # a loop back to the root
+    result = load_paths([str(repo)])
+    assert result.errors == []
+    assert sorted((o.name, o.location.file) for o in result.inventory) == [
+        ("own", str(repo / "apps" / "pod.yaml")),
+        ("shared", str(repo / "linked" / "pod.yaml")),
+    ]
