@@ -277,6 +277,8 @@ def _load_teams(path: str) -> dict[str, frozenset[str]]:
             data = yaml.safe_load(f)
     except OSError as e:
         raise InputError(path, f"cannot read teams file: {e.strerror}") from e
+    except UnicodeDecodeError:
+        raise InputError(path, "cannot read teams file: not UTF-8 text") from None
     except yaml.YAMLError as e:
         raise InputError(path, f"invalid YAML: {e}") from None
     if not isinstance(data, dict) or not all(

@@ -279,7 +279,14 @@ def run_validate(args: argparse.Namespace) -> int:
     from stockade.engines.falco.loader import RuleSet
 
     rs = RuleSet()
-    paths = args.rules or [str(SHIPPED_RULES)]
+    paths: list[str] = []
+    for given in args.rules or [str(SHIPPED_RULES)]:
+        # a directory stands for its files in name order (as the loader reads it): report each
+        d = Path(given)
+        if d.is_dir():
+            paths.extend(str(c) for c in sorted(d.iterdir()) if c.is_file())
+        else:
+            paths.append(given)
     for path in paths:
         if not rs.load_file(path):
             break

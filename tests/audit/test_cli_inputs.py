@@ -175,3 +175,16 @@ def test_progress_on_long_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.C
     quiet.tick()
     quiet.done()
     assert capsys.readouterr().err == ""
+
+
+def test_non_utf8_policy_and_teams_files_are_one_line_errors(
+    policy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Meta\xffdata\n")
+    # before: a UnicodeDecodeError traceback
+    assert main(["audit", "level", "--policy", str(bad), "--resource", "pods"]) == 2
+    assert capsys.readouterr().err == f"stockade: error: {bad}:4: not UTF-8 text (byte 0xff)\n"
+    log = write_log(tmp_path / "audit.log", _events())
+    assert main(["audit", "analyze", str(log), "--teams", str(bad)]) == 2
+    assert capsys.readouterr().err == f"stockade: error: {bad}: cannot read teams file: not UTF-8 text\n"

@@ -348,3 +348,18 @@ def test_learn_keeps_the_readable_files(
         f"learned 1 events, 1 workloads -> {out}",
     ]
     assert json.loads(out.read_text())["events"] == 1
+
+
+def test_validate_reports_each_file_of_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "rules.d"
+    rules.mkdir()
+    (rules / "a.yaml").write_text(RULES)
+    (rules / "b.yaml").write_text("- rule: r\n  desc: d\n  condition: nosuch_macro\n  output: o\n  priority: INFO\n")
+    # before: "<dir>: Ok" followed by the error of a file inside it
+    assert main(["runtime", "validate", "-r", str(rules)]) == 2
+    assert capsys.readouterr().out.splitlines() == [
+        f"{rules / 'a.yaml'}: Ok",
+        f"{rules / 'b.yaml'}: Invalid",
+        f"  error: {rules / 'b.yaml'}:1: rule 'r': LOAD_ERR_VALIDATE (Error validating rule/macro/list/exception "
+        "objects): Undefined macro 'nosuch_macro' used in filter.",
+    ]

@@ -593,6 +593,9 @@ def load_policy(path: str, wildcard_group: bool = True) -> Policy:
             text = f.read()
     except OSError as e:
         raise InputError(path, f"cannot read audit policy: {e.strerror}") from e
+    except UnicodeDecodeError as e:
+        line = e.object[: e.start].count(b"\n") + 1
+        raise InputError(path, f"not UTF-8 text (byte 0x{e.object[e.start]:02x})", line) from None
     try:
         docs = [d for d in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) if d]
     except yaml.YAMLError as e:
