@@ -188,3 +188,14 @@ def test_non_utf8_policy_and_teams_files_are_one_line_errors(
     log = write_log(tmp_path / "audit.log", _events())
     assert main(["audit", "analyze", str(log), "--teams", str(bad)]) == 2
     assert capsys.readouterr().err == f"stockade: error: {bad}: cannot read teams file: not UTF-8 text\n"
+
+
+def test_gzip_on_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    log = write_log(tmp_path / "audit.log", _events())
+    data = gzip.compress(log.read_bytes())
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(data))))
+    # before: `cat audit.log.gz | stockade audit analyze -` reported every line as not JSON
+    assert main(["audit", "analyze", "-", "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == 3

@@ -293,14 +293,15 @@ def _open(path: str, stats: ReadStats | None = None) -> IO[bytes] | None:
     """The log as bytes (gunzipped when it starts with the gzip magic); with ``stats`` a log
     that cannot be opened is recorded there and ``None`` returned, so the other logs are read."""
     if path == "-":
-        return sys.stdin.buffer
-    try:
-        f: IO[bytes] = open(path, "rb")  # noqa: SIM115  (closed by the caller)
-    except OSError as e:
-        if stats is not None:
-            stats.unreadable(path, f"cannot read audit log: {e.strerror}")
-            return None
-        raise InputError(path, f"cannot read audit log: {e.strerror}") from e
+        f: IO[bytes] = sys.stdin.buffer  # gzip piped in is detected too (`cat audit.log.gz | ... -`)
+    else:
+        try:
+            f = open(path, "rb")  # noqa: SIM115  (closed by the caller)
+        except OSError as e:
+            if stats is not None:
+                stats.unreadable(path, f"cannot read audit log: {e.strerror}")
+                return None
+            raise InputError(path, f"cannot read audit log: {e.strerror}") from e
     magic = f.peek(2)[:2] if isinstance(f, io.BufferedReader) else b""
     if magic == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
