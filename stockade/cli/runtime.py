@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -240,16 +241,38 @@ def _factory(args: argparse.Namespace, rs: Any) -> Any:
 def _open_inputs(paths: list[str], stats: Any) -> list[tuple[str, IO[str]]]:
     """Open the event files; one that cannot be read is reported in ``stats`` and skipped, so
     the others are still evaluated (the command then exits 2)."""
+    import gzip
+    import io
+
     out: list[tuple[str, IO[str]]] = []
     for p in paths:
         if p == "-":
             out.append(("<stdin>", sys.stdin))
             continue
         try:
-            out.append((p, open(p, encoding="utf-8", errors="replace")))  # noqa: SIM115 - closed by caller
+            raw = open(p, "rb")  # noqa: SIM115 - closed by caller (through the text wrapper)
         except OSError as e:
             stats.note(p, f"cannot read: {e.strerror}")
+            continue
+        # rotated audit logs are often gzipped (kube-apiserver --audit-log-compress)
+        if raw.peek(2)[:2] == b"\x1f\x8b":
+            raw.close()
+            out.append((p, gzip.open(p, "rt", encoding="utf-8", errors="replace")))  # noqa: SIM115
+        else:
+            out.append((p, io.TextIOWrapper(raw, encoding="utf-8", errors="replace")))
     return out
+
+
+def _events_of(name: str, fh: IO[str], factory: Any, stats: Any, follow_it: bool) -> Iterator[Any]:
+    """The events of one input; a file that ends early (a truncated gzip) is reported in ``stats``
+    and what was read from it is kept."""
+    from stockade.engines.falco.sources import follow, read_lines
+
+    lines: Any = follow(fh, lambda: False) if follow_it else fh
+    try:
+        yield from read_lines(lines, factory, name, stats)
+    except (OSError, EOFError) as e:
+        stats.note(name, f"cannot read to the end: {e}")
 
 
 def _report_input_errors(stats: Any) -> None:
@@ -321,7 +344,7 @@ def _looks_like_events(path: str) -> bool:
     p = Path(path)
     if p.is_dir():
         return False
-    if p.suffix.lower() in (".json", ".jsonl", ".ndjson", ".log"):
+    if p.suffix.lower() in (".json", ".jsonl", ".ndjson", ".log", ".gz"):
         return True
     try:
         with p.open("rb") as fh:
@@ -352,7 +375,7 @@ def _split_rules_and_events(args: argparse.Namespace) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate events from files or stdin; exit 1 when any alert was raised."""
-    from stockade.engines.falco.sources import ReadStats, follow, read_lines
+    from stockade.engines.falco.sources import ReadStats
 
     _split_rules_and_events(args)
     extra = (args.source,) if args.source else ()
@@ -367,10 +390,7 @@ def run_eval(args: argparse.Namespace) -> int:
     alerts = 0
     try:
         for name, fh in inputs:
-            lines: Any = fh
-            if args.follow:
-                lines = follow(fh, lambda: False)
-            for ev in read_lines(lines, factory, name, stats):
+            for ev in _events_of(name, fh, factory, stats, args.follow):
                 out = engine.evaluate(ev)
                 if detector is not None:
                     out = out + anomaly_alerts(detector, ev, engine.hostname)
@@ -495,7 +515,7 @@ def run_learn(args: argparse.Namespace) -> int:
     """Record a behaviour profile from event files or live processes."""
     from stockade.engines.falco.fields import K8S_AUDIT_SCHEMA, SYSCALL_SCHEMA, lax_schema
     from stockade.engines.falco.profile import Profile
-    from stockade.engines.falco.sources import EventFactory, ReadStats, read_lines
+    from stockade.engines.falco.sources import EventFactory, ReadStats
     from stockade.errors import UsageError
 
     prof = Profile()
@@ -522,7 +542,7 @@ def run_learn(args: argparse.Namespace) -> int:
         stats = ReadStats()
         for name, fh in _open_inputs(args.events, stats):
             try:
-                for ev in read_lines(fh, factory, name, stats):
+                for ev in _events_of(name, fh, factory, stats, False):
                     prof.learn(ev)
             finally:
                 if fh is not sys.stdin:

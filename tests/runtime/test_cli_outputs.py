@@ -363,3 +363,24 @@ def test_validate_reports_each_file_of_a_directory(tmp_path: Path, capsys: pytes
         f"  error: {rules / 'b.yaml'}:1: rule 'r': LOAD_ERR_VALIDATE (Error validating rule/macro/list/exception "
         "objects): Undefined macro 'nosuch_macro' used in filter.",
     ]
+
+
+def test_gzipped_audit_logs_and_a_truncated_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import gzip
+
+    from tests.conftest import shared_path
+
+    rules = str(shared_path("conformance", "falco", "rules", "k8s_audit_rules.yaml"))
+    line = shared_path("conformance", "falco", "events", "k8s_audit", "exec_pod.json").read_text().splitlines()[0]
+    good = tmp_path / "audit-1.log.gz"
+    good.write_bytes(gzip.compress((line + "\n").encode()))
+    cut = tmp_path / "audit-2.log.gz"
+    cut.write_bytes(gzip.compress((line + "\n").encode() * 50)[:200])
+    # before: a .gz after -r was loaded as a rules file (LOAD_ERR_FILE_READ), and gzip was never read
+    assert main(["runtime", "eval", "-r", rules, str(good), str(cut)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.count("Attach/Exec to pod") == 1
+    assert captured.err == (
+        f"stockade: error: {cut}: cannot read to the end: "
+        "Compressed file ended before the end-of-stream marker was reached\n"
+    )
