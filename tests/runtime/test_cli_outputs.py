@@ -384,3 +384,22 @@ def test_gzipped_audit_logs_and_a_truncated_one(tmp_path: Path, capsys: pytest.C
         f"stockade: error: {cut}: cannot read to the end: "
         "Compressed file ended before the end-of-stream marker was reached\n"
     )
+
+
+def test_non_audit_documents_under_k8s_audit_format_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.conftest import shared_path
+
+    rules = str(shared_path("conformance", "falco", "rules", "k8s_audit_rules.yaml"))
+    line = shared_path("conformance", "falco", "events", "k8s_audit", "exec_pod.json").read_text().splitlines()[0]
+    log = tmp_path / "audit.log"
+    log.write_text('{"kind": 0}\n' + line + "\n" + json.dumps(EVENT) + "\n")
+    # before: silently nothing for lines 1 and 3 (exit 1 from the good line's alert)
+    assert main(["runtime", "eval", "-r", rules, "--event-format", "k8s-audit", str(log)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.count("Attach/Exec to pod") == 1
+    assert captured.err.splitlines() == [
+        f"stockade: error: {log}:1: not a k8s audit event (no auditID, kind is not Event)",
+        f"stockade: error: {log}:3: not a k8s audit event (no auditID, kind is not Event)",
+    ]

@@ -58,9 +58,20 @@ class EventFactory:
     def make(self, doc: Any) -> Iterator[Event]:
         """Events from one decoded JSON document."""
         if self.fmt == "k8s-audit" or (self.fmt == "auto" and looks_like_audit(doc)):
+            odd = 0
             for obj in audit_objects(doc):
                 self.num += 1
+                # still evaluated (it matches nothing: no ka.* field), but reported like the
+                # k8saudit plugin's "data not recognized as a k8s audit event"
+                if not (isinstance(obj, dict) and ("auditID" in obj or obj.get("kind") == "Event")):
+                    odd += 1
                 yield K8sAuditEvent(obj, self.num)
+            if odd:
+                raise ValueError(
+                    "not a k8s audit event (no auditID, kind is not Event)"
+                    if odd == 1
+                    else f"{odd} items are not k8s audit events (no auditID, kind is not Event)"
+                )
         else:
             self.num += 1
             if isinstance(doc, dict):
