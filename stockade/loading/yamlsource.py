@@ -17,7 +17,7 @@ import math
 import re
 from bisect import bisect_left
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -488,6 +488,9 @@ class _LineIndex:
     """Indentation of each line; -1 for blank and comment lines."""
     at: dict[int, list[int]]
     """Indentation -> the content lines with it, in order."""
+    blocks: dict[tuple[int, int, int, int], tuple[list[int], list[int], list[int]]] = field(default_factory=dict)
+    """(start, end, col, item line) -> the block's content lines, key lines and ``-`` item lines,
+    computed once: locating every item of a 20,000-item List must not rescan the list each time."""
 
 
 @lru_cache(maxsize=4096)
@@ -532,18 +535,27 @@ def _text_locate(source: SourceDoc, tokens: list[str | int]) -> int:
     col = indents[start]
     item_line = -1  # the "- " line of the current sequence item: its content starts at `col`
 
-    def candidates() -> list[int]:
-        """Content lines of the current block at its indentation (the item line counts)."""
+    def block() -> tuple[list[int], list[int], list[int]]:
+        """Content lines of the current block at its indentation (the item line counts), and of
+        those the key lines and the ``-`` item lines."""
+        key = (start, end, col, item_line)
+        cached = idx.blocks.get(key)
+        if cached is not None:
+            return cached
         row = idx.at.get(col, [])
         found = row[bisect_left(row, start) : bisect_left(row, end)]
-        return [item_line, *found] if item_line >= 0 and (not found or found[0] != item_line) else found
+        if item_line >= 0 and (not found or found[0] != item_line):
+            found = [item_line, *found]
+        keys = [i for i in found if i == item_line or not _is_dash(lines[i], col)]
+        items = [i for i in found if _is_dash(lines[i], col)]
+        idx.blocks[key] = (found, keys, items)
+        return found, keys, items
 
     found = start
     last = len(tokens) - 1
     for n, token in enumerate(tokens):
-        cands = candidates()
+        cands, keys, items = block()
         if isinstance(token, str):
-            keys = [i for i in cands if i == item_line or not _is_dash(lines[i], col)]
             hit = -1
             rest = ""
             spellings = (token, f'"{token}"', f"'{token}'")
@@ -572,7 +584,6 @@ def _text_locate(source: SourceDoc, tokens: list[str | int]) -> int:
                 return found if n == last else _ABSENT
             start, end, col, item_line = nxt, stop, indents[nxt], -1
         else:
-            items = [i for i in cands if _is_dash(lines[i], col)]
             if token >= len(items):
                 return _ABSENT if items or not cands else _UNKNOWN
             found = items[token]

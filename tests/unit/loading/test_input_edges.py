@@ -119,3 +119,29 @@ def test_symlinked_directory_is_followed_once_and_loops_end(tmp_path: Path) -> N
         ("own", str(repo / "apps" / "pod.yaml")),
         ("shared", str(repo / "linked" / "pod.yaml")),
     ]
+
+
+def test_locating_every_item_of_a_large_list_is_linear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import stockade.loading.yamlsource as yamlsource
+
+    n = 2000
+    items = "".join(f"- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: cm{i}\n" for i in range(n))
+    f = tmp_path / "dump.yaml"
+    f.write_text(f"apiVersion: v1\nitems:\n{items}kind: List\nmetadata:\n  resourceVersion: ''\n")
+    calls = 0
+    real = yamlsource._is_dash
+
+    def counting(line: str, col: int) -> bool:
+        nonlocal calls
+        calls += 1
+        return real(line, col)
+
+    monkeypatch.setattr(yamlsource, "_is_dash", counting)
+    result = load_paths([str(f)])
+    objs = list(result.inventory)
+    assert [(o.name, o.location.line) for o in (objs[0], objs[1], objs[-1])] == [
+        ("cm0", 3),
+        ("cm1", 7),
+        (f"cm{n - 1}", 3 + 4 * (n - 1)),
+    ]
+    assert calls < 10 * n  # before: the list was rescanned for every item (about 2 * n * n calls)
