@@ -95,8 +95,12 @@ def sarif_dict(report: Report) -> dict[str, Any]:
     checks = all_checks()
     index = {c.spec.id: i for i, c in enumerate(checks)}
     rules = []
+    # stockade.yaml may override a check's severity: code scanning ranks alerts by the rule's
+    # security-severity, so the rule must say what the findings say.
+    effective = {f.check_id: f.severity for f in report.findings}
     for c in checks:
         s = c.spec
+        severity = effective.get(s.id, s.severity)
         rules.append(
             {
                 "id": s.id,
@@ -109,10 +113,10 @@ def sarif_dict(report: Report) -> dict[str, Any]:
                     + "\n".join(f"- [{r.title}]({r.url})" for r in s.references),
                 },
                 "helpUri": s.references[0].url if s.references else "https://github.com/stockade",
-                "defaultConfiguration": {"level": _LEVEL[s.severity]},
+                "defaultConfiguration": {"level": _LEVEL[severity]},
                 "properties": {
                     "tags": ["security", "kubernetes", s.area],
-                    "security-severity": _SECURITY_SEVERITY[s.severity],
+                    "security-severity": _SECURITY_SEVERITY[severity],
                     "precision": "high",
                 },
             }

@@ -116,3 +116,17 @@ def test_terminal_that_is_not_utf8_gets_escapes_not_a_traceback(tmp_path: Path) 
     )  # fmt: skip
     assert (proc.returncode, proc.stderr) == (0, "")
     assert proc.stdout.startswith(f"Pod/shop/web  ({tmp_path}/\\xfcn\\xefc\\xf8d\\xe9.yaml:1)\n")
+
+
+def test_sarif_rule_severity_follows_a_configured_override(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pod = tmp_path / "pod.yaml"
+    pod.write_text(POD.format(name="web"))
+    cfg = tmp_path / "stockade.yaml"
+    cfg.write_text("checks:\n  severity: {workload.image-latest-tag: critical}\n")
+    code, out, _ = run(capsys, "scan", str(pod), "-c", str(cfg), "-o", "sarif", "--select", "workload.image-latest-tag")
+    assert code == 1
+    run_ = json.loads(out)["runs"][0]
+    rule = next(r for r in run_["tool"]["driver"]["rules"] if r["id"] == "workload.image-latest-tag")
+    # before: the registry's medium (5.5, warning) while the result itself said error
+    assert (rule["properties"]["security-severity"], rule["defaultConfiguration"]["level"]) == ("9.5", "error")
+    assert [r["level"] for r in run_["results"]] == ["error"]
