@@ -57,8 +57,12 @@ class Config:
             data = yaml.load(p.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
         except OSError as e:
             raise ConfigError(f"{p}: cannot read configuration: {e.strerror}") from e
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            where = f"{p}:{mark.line + 1}" if mark else str(p)
+            raise ConfigError(f"{where}: invalid YAML: {e.problem or e.context}") from None
         except yaml.YAMLError as e:
-            raise ConfigError(f"{p}: invalid YAML: {' '.join(str(e).split())}") from e
+            raise ConfigError(f"{p}: invalid YAML: {' '.join(str(e).split())}") from None
         return cls.from_mapping(data or {}, source=str(p))
 
     @classmethod

@@ -130,3 +130,14 @@ def test_sarif_rule_severity_follows_a_configured_override(tmp_path: Path, capsy
     # before: the registry's medium (5.5, warning) while the result itself said error
     assert (rule["properties"]["security-severity"], rule["defaultConfiguration"]["level"]) == ("9.5", "error")
     assert [r["level"] for r in run_["results"]] == ["error"]
+
+
+def test_config_that_is_not_yaml_names_its_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pod = tmp_path / "pod.yaml"
+    pod.write_text(POD.format(name="web"))
+    cfg = tmp_path / "stockade.yaml"
+    cfg.write_text("checks:\n  disable: [\n")
+    code, out, err = run(capsys, "scan", str(pod), "-c", str(cfg))
+    assert (code, out) == (2, "")
+    # before: '... in "<unicode string>", line 3, column 1' inside the message
+    assert err == f"stockade: error: {cfg}:3: invalid YAML: did not find expected node content\n"
