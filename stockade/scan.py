@@ -99,6 +99,8 @@ def scan_inventory(
             found.extend(f for f in run(ctx) if f.check_id in wanted)
         except InputError as e:
             errors.append(InputFailure(Location(e.source, e.line), e.reason))
+        except ConfigError:
+            raise  # a bad setting is the user's to fix before any result means anything
         except Exception as e:
             errors.append(InputFailure(Location(f"checks {group}"), f"internal error: {type(e).__name__}: {e}"))
     findings, suppressed = _apply_ignores(found, ctx, options)

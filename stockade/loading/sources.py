@@ -67,8 +67,8 @@ def load_paths(
         path = Path(raw)
         if path.is_dir():
             _load_dir(result, path, render_kustomize, jobs)
-        elif path.is_file():
-            _load_file(result, path)
+        elif path.exists():
+            _load_file(result, path)  # a regular file, or a pipe such as bash's <(helm template ...)
         else:
             result.errors.append(InputFailure(Location(raw), "no such file or directory"))
     return result
@@ -227,7 +227,11 @@ def _load_file(result: LoadResult, path: Path) -> None:
         if size > MAX_FILE_BYTES:
             result.errors.append(InputFailure(Location(name), f"file is {size / 1048576:.0f} MiB, over the limit"))
             return
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)  # bounded: a pipe reports no size
+        if len(data) > MAX_FILE_BYTES:
+            result.errors.append(InputFailure(Location(name), "input is over the 64 MiB limit"))
+            return
     except OSError as e:
         result.errors.append(InputFailure(Location(name), f"cannot read: {e.strerror}"))
         return

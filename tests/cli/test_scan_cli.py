@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -247,3 +248,27 @@ def test_framework_report_per_control(capsys: pytest.CaptureFixture[str]) -> Non
     assert status["5.1.8"]["status"] == "pass"
     # No audit policy in the inputs: not judged, never passed.
     assert status["3.2.1"]["status"] == "not-assessed"
+
+
+def test_config_errors_found_by_an_area_stop_the_scan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "stockade.yaml"
+    cfg.write_text("netpol:\n  bogus_switch: true\n")
+    code, out, err = run(capsys, "scan", str(EXAMPLE), "-c", str(cfg))
+    assert code == 2 and out == ""
+    assert err.startswith(f"stockade: error: {cfg}: netpol: unknown key bogus_switch")
+    assert len(err.strip().splitlines()) == 1
+    cfg.write_bytes(b"checks:\n  disable: [\xff]\n")
+    code, _, err = run(capsys, "scan", str(EXAMPLE), "-c", str(cfg))
+    assert code == 2 and err.strip() == f"stockade: error: {cfg}: not UTF-8 text (byte 0xff)"
+
+
+def test_pipe_input_such_as_process_substitution(tmp_path: Path) -> None:
+    fifo = tmp_path / "helm-output"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f'cat > "{fifo}"'], stdin=subprocess.PIPE, text=True)
+    cmd = [sys.executable, "-m", "stockade.cli.main", "scan", str(fifo), "--select", "workload.image-latest-tag"]
+    reader = subprocess.Popen([*cmd, "--fail-on", "medium"], stdout=subprocess.PIPE, text=True)
+    writer.communicate(GOOD_POD)
+    out, _ = reader.communicate(timeout=60)
+    assert reader.returncode == 1
+    assert f"Pod/shop/web  ({fifo}:1)" in out
