@@ -58,7 +58,7 @@ class Config:
         except OSError as e:
             raise ConfigError(f"{p}: cannot read configuration: {e.strerror}") from e
         except UnicodeDecodeError as e:
-            raise ConfigError(f"{p}: not UTF-8 text (byte 0x{e.object[e.start]:02x})") from None
+            raise ConfigError(f"{p}: not valid UTF-8 text") from None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             where = f"{p}:{mark.line + 1}" if mark else str(p)

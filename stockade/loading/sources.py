@@ -23,10 +23,12 @@ from stockade.loading.objects import Inventory, K8sObject, SourceDoc
 from stockade.loading.validate import validate_object
 from stockade.loading.yamlsource import (
     RawDoc,
+    SplitList,
     YamlDocError,
     elide_crd_schema_text,
     parse_document,
     split_documents,
+    split_list_items,
 )
 from stockade.model import InputFailure, Location, ObjectRef, Skipped
 
@@ -261,6 +263,11 @@ def _load_bytes(result: LoadResult, name: str, data: bytes) -> None:
             _add_document(result, doc, RawDoc(1, text), name)
             return
     for raw in split_documents(text):
+        if len(raw.text) > STREAM_LIST_BYTES:
+            split = split_list_items(raw)
+            if split is not None:
+                _add_split_list(result, split, name)
+                continue
         # Keep the blanked text: it is what locations are computed on, and far smaller.
         raw = RawDoc(raw.start_line, elide_crd_schema_text(raw.text))
         try:
@@ -270,6 +277,32 @@ def _load_bytes(result: LoadResult, name: str, data: bytes) -> None:
             result.errors.append(InputFailure(Location(name, line), e.message))
             continue
         _add_document(result, doc, raw, name)
+
+
+STREAM_LIST_BYTES = 1024 * 1024
+"""Lists larger than this are parsed item by item (cluster dumps)."""
+
+
+def _add_split_list(result: LoadResult, split: SplitList, name: str) -> None:
+    try:
+        header = parse_document(split.header)
+    except YamlDocError as e:
+        line = split.header.start_line + e.line - 1 if e.line else split.header.start_line
+        result.errors.append(InputFailure(Location(name, line), e.message))
+        return
+    header = header if isinstance(header, Mapping) else {}
+    item_kind = str(header.get("kind", ""))[: -len("List")]
+    for raw in split.items:
+        raw = RawDoc(raw.start_line, elide_crd_schema_text(raw.text))
+        try:
+            item = parse_document(raw, elide_crd_schema=False)
+        except YamlDocError as e:
+            line = raw.start_line + e.line - 1 if e.line else raw.start_line
+            result.errors.append(InputFailure(Location(name, line), e.message))
+            continue
+        if isinstance(item, Mapping) and item_kind and "kind" not in item:
+            item = {"kind": item_kind, "apiVersion": header.get("apiVersion", ""), **item}
+        _add_document(result, item, raw, name)
 
 
 def _add_document(result: LoadResult, doc: Any, raw: RawDoc, name: str) -> None:

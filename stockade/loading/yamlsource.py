@@ -417,6 +417,71 @@ class _Builder:
         return value
 
 
+_LIST_KIND = re.compile(r"^kind:[ \t]*[\"']?(\w*List)[\"']?[ \t]*(?:#.*)?$", re.MULTILINE)
+_ITEMS_KEY = re.compile(r"^items:[ \t]*(?:#.*)?$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class SplitList:
+    """A block-style ``*List`` document cut into its items, each parsed on its own."""
+
+    header: RawDoc
+    """The document without its items (``items: []``), for the list's kind and apiVersion."""
+    items: list[RawDoc]
+    """Each item's text, dedented, starting on the item's own line."""
+
+
+def split_list_items(doc: RawDoc) -> SplitList | None:
+    """Cut a large ``kubectl get -o yaml`` style List into items; None if the text is not that shape.
+
+    A dump of a big cluster is one document of tens of megabytes; parsed whole it would take
+    gigabytes of memory and break the per-document bound, parsed item by item it costs what the
+    largest item costs. The items of a block sequence are the lines starting with ``- `` at the
+    sequence's column; everything more indented belongs to the item above.
+    """
+    text = doc.text
+    if not _LIST_KIND.search(text):
+        return None
+    m = _ITEMS_KEY.search(text)
+    if m is None:
+        return None
+    lines = text.split("\n")
+    first = text.count("\n", 0, m.start()) + 1  # index of the line after "items:"
+    col = -1
+    items: list[tuple[int, int]] = []  # (first line index, end line index) per item
+    end = len(lines)
+    for i in range(first, len(lines)):
+        line = lines[i]
+        body = line.lstrip(" ")
+        if not body.strip() or body.startswith("#"):
+            continue
+        indent = len(line) - len(body)
+        if col < 0:
+            if not body.startswith("- "):
+                return None  # flow style (items: [...]) or something else: parse it whole
+            col = indent
+        if indent == col and body.startswith("- "):
+            if items:
+                items[-1] = (items[-1][0], i)
+            items.append((i, len(lines)))
+        elif indent <= col and not (indent == col and body.startswith("-")):
+            end = i  # the next top-level key (kubectl writes kind and metadata after the items)
+            break
+    if not items:
+        return None
+    items[-1] = (items[-1][0], end)
+    cut = col + 2
+    out: list[RawDoc] = []
+    for start, stop in items:
+        block = lines[start:stop]
+        if any(line.strip() and len(line) - len(line.lstrip(" ")) < cut for line in block[1:]):
+            return None  # an item line left of its content column: not the plain shape
+        out.append(RawDoc(doc.start_line + start, "\n".join(line[cut:] for line in block) + "\n"))
+    header_lines = [*lines[: first - 1], "items: []", *lines[end:]]
+    header = RawDoc(doc.start_line, "\n".join(header_lines))
+    return SplitList(header, out)
+
+
 def elide_crd_schema_text(text: str) -> str:
     """A CustomResourceDefinition's text with its schemas blanked (other documents unchanged)."""
     if "openAPIV3Schema" in text and _CRD_KIND.search(text):

@@ -259,7 +259,7 @@ def test_config_errors_found_by_an_area_stop_the_scan(tmp_path: Path, capsys: py
     assert len(err.strip().splitlines()) == 1
     cfg.write_bytes(b"checks:\n  disable: [\xff]\n")
     code, _, err = run(capsys, "scan", str(EXAMPLE), "-c", str(cfg))
-    assert code == 2 and err.strip() == f"stockade: error: {cfg}: not UTF-8 text (byte 0xff)"
+    assert code == 2 and err.strip() == f"stockade: error: {cfg}: not valid UTF-8 text"
 
 
 def test_pipe_input_such_as_process_substitution(tmp_path: Path) -> None:

@@ -6,8 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from stockade.checks.registry import all_checks
 from stockade.config import Config
+from stockade.errors import ConfigError
 from stockade.model import Finding
 from stockade.scan import ScanOptions, scan_paths
 
@@ -73,9 +76,9 @@ def test_sensitive_label_is_configurable() -> None:
 
 def test_bad_netpol_config_names_the_key() -> None:
     config = Config.from_mapping({"netpol": {"sensitive_labels": {"data": "sensitive"}}})
-    report = scan_paths([str(DATA / "fail.dns-udp-only.yaml")], config, ScanOptions(select=("netpol.*",)))
-    assert report.errors
-    assert all("netpol.sensitive_labels must be a list" in e.message for e in report.errors)
+    # A bad setting stops the scan at the edge (one line, exit 2), rather than failing each check.
+    with pytest.raises(ConfigError, match=r"netpol\.sensitive_labels must be a list"):
+        scan_paths([str(DATA / "fail.dns-udp-only.yaml")], config, ScanOptions(select=("netpol.*",)))
 
 
 def test_policy_authoring_mistakes() -> None:

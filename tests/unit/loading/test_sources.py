@@ -124,3 +124,50 @@ def test_wrong_type_inside_an_ml_resource_is_reported_at_its_real_path(tmp_path:
     )
     (err,) = load_paths([str(f)]).errors
     assert err.message == "spec.predictor.containers: expected a list, got a number"
+
+
+def _dump(n: int, broken: int | None = None) -> str:
+    lines = ["apiVersion: v1", "items:"]
+    for i in range(n):
+        lines += [
+            "- apiVersion: v1",
+            "  kind: Pod",
+            "  metadata:",
+            f"    name: p{i}",
+            "    namespace: ml",
+            "  spec:",
+            "    containers:",
+            "    - name: c",
+            "      image: busybox:1.36" if i != broken else "      image: [unclosed",
+            "      securityContext:",
+            f"        privileged: {'yes' if i % 2 else 'no'}",
+        ]
+    lines += ["kind: List", "metadata:", '  resourceVersion: ""']
+    return "\n".join(lines) + "\n"
+
+
+def test_cluster_dump_over_the_document_limit_is_read_item_by_item(tmp_path: Path) -> None:
+    f = tmp_path / "dump.yaml"
+    f.write_text(_dump(30_000))  # about 9 MiB: over the per-document limit as one document
+    result = load_paths([str(f)])
+    assert not result.errors
+    assert len(result.inventory) == 30_000
+    first, second = result.inventory.objects[:2]
+    assert (first.name, first.location.line, first.body["spec"]["containers"][0]["securityContext"]) == (
+        "p0",
+        3,
+        {"privileged": False},
+    )
+    assert second.body["spec"]["containers"][0]["securityContext"] == {"privileged": True}
+    assert second.line_of("spec.containers[0].securityContext.privileged") == 24
+
+
+def test_broken_item_in_a_large_dump_names_its_line_and_keeps_the_others(tmp_path: Path) -> None:
+    f = tmp_path / "dump.yaml"
+    f.write_text(_dump(8_000, broken=7))  # over 1 MiB: read item by item
+    result = load_paths([str(f)])
+    assert len(result.inventory) == 7_999
+    (err,) = result.errors
+    item_start = 3 + 7 * 11
+    assert item_start + 8 <= err.location.line < item_start + 11  # at the broken line of item 7
+    assert err.message.startswith("invalid YAML")
