@@ -57,7 +57,7 @@ class Config:
             data = yaml.load(p.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
         except OSError as e:
             raise ConfigError(f"{p}: cannot read configuration: {e.strerror}") from e
-        except UnicodeDecodeError as e:
+        except UnicodeDecodeError:
             raise ConfigError(f"{p}: not valid UTF-8 text") from None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
