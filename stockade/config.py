@@ -27,6 +27,8 @@ from stockade.model import Severity
 
 DEFAULT_GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu")
 CONFIG_FILE_NAMES = ("stockade.yaml", ".stockade.yaml")
+AREA_SECTIONS = frozenset({"pss", "rbac", "netpol", "audit"})
+"""Areas that read a section of their own (documented in docs/<area>.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,10 @@ class Config:
         gpu = only(mapping(data.get("gpu"), "gpu"), "gpu", ("namespaces", "resources"))
         gpu_ns = gpu.get("namespaces")
         known = {"checks", "images", "gpu"}
+        unknown = sorted(str(k) for k in data if k not in known and k not in AREA_SECTIONS)
+        if unknown:
+            choices = ", ".join(sorted(known | AREA_SECTIONS))
+            raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)} (expected {choices})")
         sections = {str(k): mapping(v, str(k)) for k, v in data.items() if k not in known}
         return cls(
             disabled_checks=frozenset(strings(checks.get("disable"), "checks.disable")),

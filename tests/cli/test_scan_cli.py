@@ -272,3 +272,13 @@ def test_pipe_input_such_as_process_substitution(tmp_path: Path) -> None:
     out, _ = reader.communicate(timeout=60)
     assert reader.returncode == 1
     assert f"Pod/shop/web  ({fifo}:1)" in out
+
+
+def test_misspelt_top_level_setting_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "stockade.yaml"
+    cfg.write_text("chekcs:\n  disable: [workload.image-not-pinned]\n")
+    code, _, err = run(capsys, "scan", str(EXAMPLE), "-c", str(cfg))
+    assert code == 2
+    assert err.strip() == (
+        f"stockade: error: {cfg}: unknown setting(s) chekcs (expected audit, checks, gpu, images, netpol, pss, rbac)"
+    )
