@@ -143,15 +143,16 @@ VERSION_ERROR = 'must be "latest" or "v1.x"'
 
 def label_error(key: str, value: object, detail: str) -> str:
     """A label error worded like the API server's field error (``Invalid value: "x": ...``)."""
-    return f"metadata.labels[{key}]: Invalid value: {_go_quote(value)}: {detail}"
+    return f"metadata.labels[{key}]: Invalid value: {go_quote(value)}: {detail}"
 
 
 _GO_SHORT_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 
 
-def _go_quote(value: object) -> str:
-    # Go's %q on a string: quotes and backslashes escaped, short escapes for \a\b\f\n\r\t\v,
-    # \xNN for other ASCII controls, \uNNNN for other non-printable characters
+def go_quote(value: object) -> str:
+    """Go's ``%q`` for a string (strconv.Quote); other values are quoted as their ``str``."""
+    # quotes and backslashes escaped, short escapes for \a\b\f\n\r\t\v, \xNN for other ASCII
+    # controls, \uNNNN for other non-printable characters
     text = value if isinstance(value, str) else str(value)
     out = []
     for ch in text:
@@ -161,7 +162,7 @@ def _go_quote(value: object) -> str:
             out.append(_GO_SHORT_ESCAPES[ch])
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
             out.append(f"\\x{ord(ch):02x}")
-        elif not ch.isprintable() and ch != " ":
+        elif not ch.isprintable():
             out.append(f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}")
         else:
             out.append(ch)

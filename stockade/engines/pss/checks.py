@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from stockade.engines.pss.api import go_quote
+
 Fields = tuple[str, ...]
 Outcome = tuple[str, str, Fields] | None
 """None when allowed, else (ForbiddenReason, ForbiddenDetail, offending field paths)."""
@@ -107,37 +109,6 @@ def pluralize(singular: str, plural: str, n: int) -> str:
 def join_quote(items: list[str]) -> str:
     """Upstream's joinQuote: ``"a", "b"`` without escaping."""
     return '"' + '", "'.join(items) + '"' if items else ""
-
-
-def go_quote(s: str) -> str:
-    """Go's ``%q`` for a string (strconv.Quote)."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"' or ch == "\\":
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\v":
-            out.append("\\v")
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\x{o:02x}")
-        elif not ch.isprintable() and o > 0x7F:
-            out.append(f"\\u{o:04x}" if o <= 0xFFFF else f"\\U{o:08x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
 
 
 def _containers_phrase(names: list[str]) -> str:
