@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from stockade.engines.rbac import Authorizer, PolicyRule, UserInfo
+    from stockade.engines.rbac.requests import BuiltRequest
     from stockade.engines.rbac.resources import ResourceCatalog
 
 
@@ -191,6 +192,33 @@ def _load(args: argparse.Namespace) -> _Inputs:
     return _Inputs(authz, ResourceCatalog.from_objects(objects), errors)
 
 
+def _load_request(args: argparse.Namespace) -> tuple[_Inputs, BuiltRequest]:
+    """Check ``-n``/``-A``, load the inputs and build the request of can-i and who-can."""
+    from stockade.engines.rbac.requests import build_request
+    from stockade.errors import EngineError, UsageError
+
+    if args.namespace == "":
+        # As kubectl: an empty -n means the current (default) namespace, not all namespaces (-A).
+        args.namespace = None
+    if args.namespace is not None and args.all_namespaces:
+        raise UsageError("give -n NAMESPACE or -A, not both")
+    inputs = _load(args)
+    try:
+        built = build_request(
+            inputs.catalog,
+            args.verb,
+            args.target,
+            args.name,
+            namespace=args.namespace,
+            all_namespaces=args.all_namespaces,
+            api_group=args.api_group,
+            subresource=args.subresource,
+        )
+    except EngineError as e:
+        raise UsageError(str(e)) from None
+    return inputs, built
+
+
 def _finish(code: int, inputs: _Inputs) -> int:
     return inputs.report_errors() or code
 
@@ -222,8 +250,8 @@ def _attrs_dict(a: Any) -> dict[str, Any]:
 
 def run_can_i(args: argparse.Namespace) -> int:
     """``stockade rbac can-i``."""
-    from stockade.engines.rbac.requests import DEFAULT_NAMESPACE, build_request
-    from stockade.errors import EngineError, UsageError
+    from stockade.engines.rbac.requests import DEFAULT_NAMESPACE
+    from stockade.errors import UsageError
 
     user = _identity(args)
     assert user is not None
@@ -240,25 +268,7 @@ def run_can_i(args: argparse.Namespace) -> int:
         raise UsageError("--no-headers needs --list")
     if args.quiet and args.output == "json":
         raise UsageError("--quiet prints nothing; it cannot be combined with -o json")
-    if args.namespace == "":
-        # As kubectl: an empty -n means the current (default) namespace, not all namespaces (-A).
-        args.namespace = None
-    if args.namespace is not None and args.all_namespaces:
-        raise UsageError("give -n NAMESPACE or -A, not both")
-    inputs = _load(args)
-    try:
-        built = build_request(
-            inputs.catalog,
-            args.verb,
-            args.target,
-            args.name,
-            namespace=args.namespace,
-            all_namespaces=args.all_namespaces,
-            api_group=args.api_group,
-            subresource=args.subresource,
-        )
-    except EngineError as e:
-        raise UsageError(str(e)) from None
+    inputs, built = _load_request(args)
     if not args.quiet:
         _warn(built.warnings)
     decision = inputs.authorizer.authorize(user, built.attributes)
@@ -366,28 +376,7 @@ def run_who_can(args: argparse.Namespace) -> int:
     """``stockade rbac who-can``."""
     from dataclasses import replace
 
-    from stockade.engines.rbac.requests import build_request
-    from stockade.errors import EngineError, UsageError
-
-    if args.namespace == "":
-        # As kubectl: an empty -n means the current (default) namespace, not all namespaces (-A).
-        args.namespace = None
-    if args.namespace is not None and args.all_namespaces:
-        raise UsageError("give -n NAMESPACE or -A, not both")
-    inputs = _load(args)
-    try:
-        built = build_request(
-            inputs.catalog,
-            args.verb,
-            args.target,
-            args.name,
-            namespace=args.namespace,
-            all_namespaces=args.all_namespaces,
-            api_group=args.api_group,
-            subresource=args.subresource,
-        )
-    except EngineError as e:
-        raise UsageError(str(e)) from None
+    inputs, built = _load_request(args)
     _warn(built.warnings)
     authz = inputs.authorizer
     attrs = built.attributes
