@@ -35,56 +35,39 @@ from stockade.engines.falco.fields import FieldInfo, Schema, UnknownField
 Getter = Callable[[str], Any]
 Predicate = Callable[[Getter], bool]
 
+# Operators each field type accepts; ancestor fields ("anc", "ancn") take their scalar type's.
+_STR_TYPE_OPS = frozenset(
+    [
+        "==",
+        "=",
+        "!=",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "in",
+        "intersects",
+        "pmatch",
+        "glob",
+        "iglob",
+        "contains",
+        "icontains",
+        "startswith",
+        "endswith",
+        "regex",
+        "exists",
+    ]
+)
+_NUM_TYPE_OPS = frozenset(["==", "=", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"])
+_EQ_TYPE_OPS = frozenset(["==", "=", "!=", "in", "intersects", "exists"])
 _OPS_BY_TYPE: dict[str, frozenset[str]] = {
-    "str": frozenset(
-        [
-            "==",
-            "=",
-            "!=",
-            "<",
-            "<=",
-            ">",
-            ">=",
-            "in",
-            "intersects",
-            "pmatch",
-            "glob",
-            "iglob",
-            "contains",
-            "icontains",
-            "startswith",
-            "endswith",
-            "regex",
-            "exists",
-        ]
-    ),
-    "anc": frozenset(
-        [
-            "==",
-            "=",
-            "!=",
-            "<",
-            "<=",
-            ">",
-            ">=",
-            "in",
-            "intersects",
-            "pmatch",
-            "glob",
-            "iglob",
-            "contains",
-            "icontains",
-            "startswith",
-            "endswith",
-            "regex",
-            "exists",
-        ]
-    ),
-    "num": frozenset(["==", "=", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"]),
-    "ancn": frozenset(["==", "=", "!=", "<", "<=", ">", ">=", "in", "intersects", "exists"]),
-    "bool": frozenset(["==", "=", "!=", "in", "intersects", "exists"]),
-    "ip": frozenset(["==", "=", "!=", "in", "intersects", "exists"]),
-    "net": frozenset(["==", "=", "!=", "in", "intersects", "exists"]),
+    "str": _STR_TYPE_OPS,
+    "anc": _STR_TYPE_OPS,
+    "num": _NUM_TYPE_OPS,
+    "ancn": _NUM_TYPE_OPS,
+    "bool": _EQ_TYPE_OPS,
+    "ip": _EQ_TYPE_OPS,
+    "net": _EQ_TYPE_OPS,
     "buf": frozenset(
         [
             "==",
