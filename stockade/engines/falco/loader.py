@@ -20,7 +20,7 @@ from stockade.engines.falco.ast import And, Check, MacroRef, Node, Not, Or, walk
 from stockade.engines.falco.compiler import CompileError, Compiler, Predicate
 from stockade.engines.falco.fields import K8S_AUDIT_SCHEMA, SYSCALL_SCHEMA, Schema
 from stockade.engines.falco.output import OutputError, OutputFormat
-from stockade.engines.falco.parser import ParseError, parse
+from stockade.engines.falco.parser import LIST_OPS, NUM_OPS, STR_OPS, ParseError, parse
 
 ENGINE_VERSION = (0, 57, 0)
 # Plugins whose fields this engine provides, with the version we claim to be compatible with.
@@ -80,29 +80,8 @@ _RULE_OVERRIDE_REPLACE = (
     "skip-if-unknown-filter",
 )
 _RULE_KEYS = frozenset((*_RULE_OVERRIDE_REPLACE, "rule", "source", "append", "override", "required_engine_version"))
-_EXCEPTION_COMPS = frozenset(
-    [
-        "=",
-        "==",
-        "!=",
-        "<",
-        "<=",
-        ">",
-        ">=",
-        "in",
-        "intersects",
-        "pmatch",
-        "glob",
-        "iglob",
-        "contains",
-        "icontains",
-        "bcontains",
-        "startswith",
-        "bstartswith",
-        "endswith",
-        "regex",
-    ]
-)
+# Exceptions accept every binary comparison operator of the condition language.
+_EXCEPTION_COMPS = frozenset((*STR_OPS, *NUM_OPS, *LIST_OPS))
 
 
 @dataclass(frozen=True)
