@@ -19,49 +19,21 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def check(
+    capsys: pytest.CaptureFixture[str], src: str, dst: str, port: str, *extra: str, path: str = SERVING
+) -> tuple[int, str, str]:
+    """``stockade netpol check --from SRC --to DST --port PORT -f PATH EXTRA...``."""
+    return run(capsys, "check", "--from", src, "--to", dst, "--port", port, "-f", path, *extra)
+
+
 def test_check_allowed_and_denied(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(
-        capsys,
-        "check",
-        "--from",
-        "gateway/gateway",
-        "--to",
-        "serving/model-server",
-        "--port",
-        "8080",
-        "-f",
-        SERVING,
-    ) == (0, "allowed\n", "")
-    code, out, _ = run(
-        capsys,
-        "check",
-        "--from",
-        "monitoring/prometheus",
-        "--to",
-        "serving/model-server",
-        "--port",
-        "8080",
-        "-f",
-        SERVING,
-    )
+    assert check(capsys, "gateway/gateway", "serving/model-server", "8080") == (0, "allowed\n", "")
+    code, out, _ = check(capsys, "monitoring/prometheus", "serving/model-server", "8080")
     assert (code, out) == (1, "denied\n")
 
 
 def test_check_json_explains_each_direction(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        capsys,
-        "check",
-        "--from",
-        "serving/model-server",
-        "--to",
-        "ip:198.51.100.10",
-        "--port",
-        "443",
-        "-f",
-        SERVING,
-        "-o",
-        "json",
-    )
+    code, out, _ = check(capsys, "serving/model-server", "ip:198.51.100.10", "443", "-o", "json")
     assert code == 1
     assert json.loads(out) == {
         "from": "serving/model-server",
@@ -78,73 +50,25 @@ def test_check_json_explains_each_direction(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_check_udp_to_dns(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        capsys,
-        "check",
-        "--from",
-        "serving/model-server",
-        "--to",
-        "kube-system/coredns",
-        "--port",
-        "53",
-        "--protocol",
-        "udp",
-        "-f",
-        SERVING,
-    )
+    code, out, _ = check(capsys, "serving/model-server", "kube-system/coredns", "53", "--protocol", "udp")
     assert (code, out) == (0, "allowed\n")
 
 
 def test_check_unknown_endpoint_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(
-        capsys,
-        "check",
-        "--from",
-        "serving/nope",
-        "--to",
-        "serving/model-server",
-        "--port",
-        "80",
-        "-f",
-        SERVING,
-    )
+    code, _, err = check(capsys, "serving/nope", "serving/model-server", "80")
     assert code == 2
     assert err == "stockade: error: serving/nope: no pod or workload with that name\n"
 
 
 def test_check_resolves_a_deployment_to_its_pods_in_a_dump(capsys: pytest.CaptureFixture[str]) -> None:
     dump = str(DATA / "cluster-dump.deployment-with-pods.yaml")
-    code, out, _ = run(
-        capsys,
-        "check",
-        "--from",
-        "node/node-a",
-        "--to",
-        "web/api",
-        "--port",
-        "8080",
-        "-f",
-        dump,
-        "-o",
-        "json",
-    )
+    code, out, _ = check(capsys, "node/node-a", "web/api", "8080", "-o", "json", path=dump)
     doc = json.loads(out)
     assert (code, doc["to"], doc["ingress"]) == (0, "web/api-5d8f9b7c4-abcde", {"status": "node-exempt"})
 
 
 def test_missing_input_file_exits_2_after_answering(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, err = run(
-        capsys,
-        "check",
-        "--from",
-        "1.2.3.4",
-        "--to",
-        "5.6.7.8",
-        "--port",
-        "80",
-        "-f",
-        str(tmp_path / "missing.yaml"),
-    )
+    code, out, err = check(capsys, "1.2.3.4", "5.6.7.8", "80", path=str(tmp_path / "missing.yaml"))
     assert (code, out) == (2, "allowed\n")
     assert "missing.yaml: no such file or directory" in err
 
@@ -211,19 +135,7 @@ def test_assert_all_passing_and_bad_file(capsys: pytest.CaptureFixture[str], tmp
 
 
 def test_switches_reach_the_engine(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        capsys,
-        "check",
-        "--from",
-        "serving/model-server",
-        "--to",
-        "serving/model-server",
-        "--port",
-        "8080",
-        "-f",
-        SERVING,
-        "--no-self-exempt",
-    )
+    code, out, _ = check(capsys, "serving/model-server", "serving/model-server", "8080", "--no-self-exempt")
     assert (code, out) == (1, "denied\n")
 
 
@@ -238,20 +150,7 @@ def test_documented_example_expectations_hold(capsys: pytest.CaptureFixture[str]
 
 def test_admin_and_baseline_tiers_from_manifests(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(DATA / "admin-tier-guardrails.yaml")
-    code, out, _ = run(
-        capsys,
-        "check",
-        "--from",
-        "notebooks/alice",
-        "--to",
-        "serving/model",
-        "--port",
-        "8080",
-        "-f",
-        path,
-        "-o",
-        "json",
-    )
+    code, out, _ = check(capsys, "notebooks/alice", "serving/model", "8080", "-o", "json", path=path)
     assert code == 1
     assert json.loads(out)["ingress"] == {
         "status": "denied",
@@ -259,20 +158,7 @@ def test_admin_and_baseline_tiers_from_manifests(capsys: pytest.CaptureFixture[s
         "tier": "admin",
     }
     # Passed to NetworkPolicy, which allows everything in serving.
-    code, out, _ = run(
-        capsys,
-        "check",
-        "--from",
-        "monitoring/prometheus",
-        "--to",
-        "serving/model",
-        "--port",
-        "8080",
-        "-f",
-        path,
-        "-o",
-        "json",
-    )
+    code, out, _ = check(capsys, "monitoring/prometheus", "serving/model", "8080", "-o", "json", path=path)
     assert code == 0
     assert json.loads(out)["ingress"] == {
         "status": "allowed",
@@ -280,20 +166,7 @@ def test_admin_and_baseline_tiers_from_manifests(capsys: pytest.CaptureFixture[s
         "passed_by": ["AdminNetworkPolicy/research-cannot-reach-production:ingress[0] (pass-monitoring)"],
     }
     # No NetworkPolicy in notebooks: the baseline decides.
-    code, out, _ = run(
-        capsys,
-        "check",
-        "--from",
-        "monitoring/prometheus",
-        "--to",
-        "notebooks/alice",
-        "--port",
-        "8888",
-        "-f",
-        path,
-        "-o",
-        "json",
-    )
+    code, out, _ = check(capsys, "monitoring/prometheus", "notebooks/alice", "8888", "-o", "json", path=path)
     assert code == 1
     assert json.loads(out)["ingress"]["tier"] == "baseline"
     code, out, _ = run(capsys, "matrix", "--port", "8080", "-o", "csv", "-f", path)
