@@ -13,6 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from stockade.engines.falco.fields import CONTAINER_ATTRS, CONTAINER_LISTS
+
 _MISSING = object()
 
 
@@ -483,24 +485,9 @@ EXTRACTORS: dict[str, Extractor] = {
     "ka.response.reason": _simple("responseStatus", "reason"),
     "ka.sourceips": _simple_list("sourceIPs"),
 }
-for _lst in ("containers", "initContainers", "ephemeralContainers"):
-    for _attr in (
-        "image",
-        "image.repository",
-        "name",
-        "privileged",
-        "allow_privilege_escalation",
-        "read_only_fs",
-        "run_as_user",
-        "run_as_group",
-        "eff_run_as_user",
-        "eff_run_as_group",
-        "proc_mount",
-        "add_capabilities",
-        "host_port",
-        "command",
-        "args",
-    ):
+# The per-container fields, declared once in fields.py.
+for _lst in CONTAINER_LISTS:
+    for _attr in CONTAINER_ATTRS:
         EXTRACTORS[f"ka.req.pod.{_lst}.{_attr}"] = (
             lambda lst, attr: lambda ev, arg: _container_attr(ev, lst, attr, arg)
         )(_lst, _attr)
