@@ -110,15 +110,6 @@ class Matrix:
             return False
         return s.host_network != d.host_network
 
-    def allowed_sources(self, dst_class: int) -> int:
-        """Bitset of source classes allowed to reach a destination class."""
-        bit = 1 << dst_class
-        out = 0
-        for s, row in enumerate(self._rows):
-            if row & bit:
-                out |= 1 << s
-        return out
-
     def row(self, src: str) -> Iterator[tuple[str, bool]]:
         """Every destination pod with the verdict from ``src``."""
         for d in self.world.pods:

@@ -142,8 +142,3 @@ class Endpoint:
         if self.node is not None:
             return f"node/{self.node.name}"
         return f"ip:{self.ip}"
-
-
-def parse_ip(text: str) -> IPAddress:
-    """An IP address, or ValueError."""
-    return ipaddress.ip_address(text.strip())

@@ -44,14 +44,6 @@ class PortMatch:
     end: int | None = None
     name: str | None = None
 
-    def matches_number(self, protocol: str, port: int) -> bool:
-        """Protocol and numeric match; a named entry never matches here."""
-        if self.protocol != protocol or self.name is not None:
-            return False
-        if self.start is None:
-            return True
-        return self.start <= port <= (self.end if self.end is not None else self.start)
-
     def __str__(self) -> str:
         if self.name is not None:
             return f"{self.protocol}/{self.name}"
