@@ -662,20 +662,54 @@ class RuleSet:
         self.counter += 1
         return self.counter
 
-    def _read_list(self, el: dict[str, Any], file: str, line: int | None) -> None:
-        name = self._scalar(el, "list", file, line, "list", "")
+    def _item_name(
+        self, el: dict[str, Any], itype: str, body_key: str, name_re: re.Pattern[str], file: str, line: int | None
+    ) -> str:
+        """Read the name of a list or macro, warning on unknown keys and on a name Falco calls invalid."""
+        name = self._scalar(el, itype, file, line, itype, "")
         assert name is not None
-        self._unknown_keys(el, ("list", "items", "append", "override"), file, line, "list", name)
-        if not _LIST_NAME_RE.fullmatch(name):
+        self._unknown_keys(el, (itype, body_key, "append", "override"), file, line, itype, name)
+        if not name_re.fullmatch(name):
+            label = itype.capitalize()
             self._warn(
-                "LOAD_INVALID_LIST_NAME",
-                f"List has an invalid name. List names should match a regular expression: {_LIST_NAME_RE.pattern}",
+                f"LOAD_INVALID_{itype.upper()}_NAME",
+                f"{label} has an invalid name. {label} names should match a regular expression: {name_re.pattern}",
                 None,
                 file,
                 line,
-                "list",
+                itype,
                 name,
             )
+        return name
+
+    def _deprecated_append(self, el: dict[str, Any], file: str, line: int | None, itype: str, name: str) -> bool:
+        """Read the ``append: true`` flag, warning that it is deprecated when it is set."""
+        append = bool(self._bool(el, "append", file, line, itype, name))
+        if append:
+            self._warn(
+                "LOAD_DEPRECATED_ITEM",
+                "The 'append' key is deprecated. Use 'override' instead.",
+                None,
+                file,
+                line,
+                itype,
+                name,
+            )
+        return append
+
+    def _no_append_target(self, itype: str, key: str, file: str, line: int | None, name: str) -> LoadFailure:
+        return self._fail(
+            "LOAD_ERR_VALIDATE",
+            f"{itype.capitalize()} uses 'append' or 'override.{key}: append' "
+            f"but no {itype} by that name already exists",
+            file,
+            line,
+            itype,
+            name,
+        )
+
+    def _read_list(self, el: dict[str, Any], file: str, line: int | None) -> None:
+        name = self._item_name(el, "list", "items", _LIST_NAME_RE, file, line)
         if "items" not in el:
             raise self._fail("LOAD_ERR_YAML_VALIDATE", "Item has no mapping for key 'items'", file, line, "list", name)
         items = el["items"]
@@ -687,28 +721,11 @@ class RuleSet:
                 raise self._fail("LOAD_ERR_YAML_VALIDATE", "sequence value is not scalar", file, line, "list", name)
             values.append(it)
         ops = self._override(el, file, line, "list", name, ("items",), ("items",))
-        append = bool(self._bool(el, "append", file, line, "list", name))
-        if append:
-            self._warn(
-                "LOAD_DEPRECATED_ITEM",
-                "The 'append' key is deprecated. Use 'override' instead.",
-                None,
-                file,
-                line,
-                "list",
-                name,
-            )
+        append = self._deprecated_append(el, file, line, "list", name)
         if append or (ops and ops.get("items") == "append"):
             prev = self.lists.get(name)
             if prev is None:
-                raise self._fail(
-                    "LOAD_ERR_VALIDATE",
-                    "List uses 'append' or 'override.items: append' but no list by that name already exists",
-                    file,
-                    line,
-                    "list",
-                    name,
-                )
+                raise self._no_append_target("list", "items", file, line, name)
             prev.data["items"] = prev.data["items"] + values
             prev.visibility = self._next()
             return
@@ -729,44 +746,15 @@ class RuleSet:
         return prev
 
     def _read_macro(self, el: dict[str, Any], file: str, line: int | None) -> None:
-        name = self._scalar(el, "macro", file, line, "macro", "")
-        assert name is not None
-        self._unknown_keys(el, ("macro", "condition", "append", "override"), file, line, "macro", name)
-        if not _MACRO_NAME_RE.fullmatch(name):
-            self._warn(
-                "LOAD_INVALID_MACRO_NAME",
-                f"Macro has an invalid name. Macro names should match a regular expression: {_MACRO_NAME_RE.pattern}",
-                None,
-                file,
-                line,
-                "macro",
-                name,
-            )
+        name = self._item_name(el, "macro", "condition", _MACRO_NAME_RE, file, line)
         cond = self._scalar(el, "condition", file, line, "macro", name)
         assert cond is not None
         ops = self._override(el, file, line, "macro", name, ("condition",), ("condition",))
-        append = bool(self._bool(el, "append", file, line, "macro", name))
-        if append:
-            self._warn(
-                "LOAD_DEPRECATED_ITEM",
-                "The 'append' key is deprecated. Use 'override' instead.",
-                None,
-                file,
-                line,
-                "macro",
-                name,
-            )
+        append = self._deprecated_append(el, file, line, "macro", name)
         if append or (ops and ops.get("condition") == "append"):
             prev = self.macros.get(name)
             if prev is None:
-                raise self._fail(
-                    "LOAD_ERR_VALIDATE",
-                    "Macro uses 'append' or 'override.condition: append' but no macro by that name already exists",
-                    file,
-                    line,
-                    "macro",
-                    name,
-                )
+                raise self._no_append_target("macro", "condition", file, line, name)
             prev.data["condition"] = prev.data["condition"] + " " + cond
             prev.visibility = self._next()
             return
@@ -831,27 +819,11 @@ class RuleSet:
         assert name is not None
         self._unknown_keys(el, _RULE_KEYS, file, line, "rule", name)
         ops = self._override(el, file, line, "rule", name, _RULE_OVERRIDE_APPEND, _RULE_OVERRIDE_REPLACE)
-        append = bool(self._bool(el, "append", file, line, "rule", name))
+        append = self._deprecated_append(el, file, line, "rule", name)
         prev = self.rules.get(name)
         if append:
-            self._warn(
-                "LOAD_DEPRECATED_ITEM",
-                "The 'append' key is deprecated. Use 'override' instead.",
-                None,
-                file,
-                line,
-                "rule",
-                name,
-            )
             if prev is None:
-                raise self._fail(
-                    "LOAD_ERR_VALIDATE",
-                    "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists",
-                    file,
-                    line,
-                    "rule",
-                    name,
-                )
+                raise self._no_append_target("rule", "<key>", file, line, name)
             if "condition" not in el and "exceptions" not in el:
                 raise self._fail(
                     "LOAD_ERR_VALIDATE",
@@ -873,14 +845,7 @@ class RuleSet:
             if prev is None:
                 first_append = next((k for k, o in ops.items() if o == "append"), None)
                 if first_append is not None:
-                    raise self._fail(
-                        "LOAD_ERR_VALIDATE",
-                        "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists",
-                        file,
-                        line,
-                        "rule",
-                        name,
-                    )
+                    raise self._no_append_target("rule", "<key>", file, line, name)
                 k = next(iter(ops), "condition")
                 raise self._fail(
                     "LOAD_ERR_VALIDATE",
