@@ -119,32 +119,25 @@ class _Parser:
             raise self.error(f"exceeded max depth limit of {MAX_DEPTH}")
 
     def parse_or(self) -> Node:
-        self.enter()
-        children = [self.parse_and()]
-        while True:
-            save = self.i
-            self.blanks()
-            if self.peek("or"):
-                children.append(self.parse_after_keyword("or", self.parse_and))
-            else:
-                self.i = save
-                break
-        self.depth -= 1
-        return children[0] if len(children) == 1 else Or(tuple(children))
+        return self.parse_chain("or", self.parse_and, Or)
 
     def parse_and(self) -> Node:
+        return self.parse_chain("and", self.parse_not, And)
+
+    def parse_chain(self, kw: str, operand: Callable[[], Node], node: type[Or] | type[And]) -> Node:
+        """One or more ``operand``s joined by keyword ``kw`` (one level of the depth guard)."""
         self.enter()
-        children = [self.parse_not()]
+        children = [operand()]
         while True:
             save = self.i
             self.blanks()
-            if self.peek("and"):
-                children.append(self.parse_after_keyword("and", self.parse_not))
+            if self.peek(kw):
+                children.append(self.parse_after_keyword(kw, operand))
             else:
                 self.i = save
                 break
         self.depth -= 1
-        return children[0] if len(children) == 1 else And(tuple(children))
+        return children[0] if len(children) == 1 else node(tuple(children))
 
     def parse_after_keyword(self, kw: str, operand: Callable[[], Node]) -> Node:
         """After ``and``/``or``: a blank then an operand, or directly a parenthesised expression.
@@ -508,8 +501,8 @@ class _Parser:
 
 def parse(text: str) -> Node:
     """Parse a condition; raise :class:`ParseError` with libsinsp-like wording."""
-    # the depth guard stops at MAX_DEPTH levels, about five Python frames per parenthesis:
-    # make sure Python's own limit is not reached first
+    # the depth guard stops at MAX_DEPTH levels (five per parenthesis, which take eight Python
+    # frames): make sure Python's own limit is not reached first
     limit = sys.getrecursionlimit()
     if limit < _NEEDED_RECURSION:
         sys.setrecursionlimit(_NEEDED_RECURSION)
