@@ -119,6 +119,56 @@ def _annotations(p: PodView) -> Mapping[str, Any]:
     return _m(p.meta.get("annotations")) or _EMPTY
 
 
+def _forbidden_in_containers(
+    p: PodView, forbidden: Callable[[Mapping[str, Any]], list[str]], rest: str
+) -> tuple[list[str], set[str], list[str]]:
+    """The containers whose securityContext has ``forbidden`` values, those values, and the
+    ``rest`` field path in each such container."""
+    bad: list[str] = []
+    values: set[str] = set()
+    fields: list[str] = []
+    for name, _c, sc, kind, i in p.containers:
+        if sc is None:
+            continue
+        found = forbidden(sc)
+        if found:
+            bad.append(name)
+            values.update(found)
+            fields.append(_cfield(kind, i, rest))
+    return bad, values, fields
+
+
+def _profile_type_ok(t: Any) -> bool:
+    return t in ("RuntimeDefault", "Localhost")
+
+
+def _forbidden_profiles(p: PodView, key: str) -> tuple[list[str], set[str], list[str]]:
+    """Who sets ``securityContext.<key>.type`` (seccompProfile, appArmorProfile) to a forbidden
+    type: ``"pod"`` and/or the containers phrase, the types, and the fields, pod first."""
+    setters: list[str] = []
+    values: set[str] = set()
+    fields: list[str] = []
+    psc = p.psc
+    if psc is not None:
+        prof = _m(psc.get(key))
+        if prof is not None and not _profile_type_ok(prof.get("type")):
+            setters.append("pod")
+            values.add(_s(prof.get("type")))
+            fields.append(f"spec.securityContext.{key}.type")
+    bad: list[str] = []
+    for name, _c, sc, kind, i in p.containers:
+        if sc is None:
+            continue
+        prof = _m(sc.get(key))
+        if prof is not None and not _profile_type_ok(prof.get("type")):
+            bad.append(name)
+            values.add(_s(prof.get("type")))
+            fields.append(_cfield(kind, i, f".securityContext.{key}.type"))
+    if bad:
+        setters.append(_containers_phrase(bad))
+    return setters, values, fields
+
+
 # --- hostNamespaces -------------------------------------------------------------------------
 
 
@@ -174,29 +224,17 @@ _BASELINE_CAPS = frozenset(
 )
 
 
+def _forbidden_caps(sc: Mapping[str, Any]) -> list[str]:
+    capm = _m(sc.get("capabilities"))
+    if capm is None:
+        return []
+    add = capm.get("add")
+    return [cs for cap in _list(add) if (cs := _s(cap)) not in _BASELINE_CAPS] if add else []
+
+
 def capabilities_baseline_1_0(p: PodView) -> Outcome:
     """Upstream capabilities_baseline, implementation for policy v1.0+."""
-    bad: list[str] = []
-    caps: set[str] = set()
-    fields: list[str] = []
-    for name, _c, sc, kind, i in p.containers:
-        if sc is None:
-            continue
-        capm = _m(sc.get("capabilities"))
-        if capm is None:
-            continue
-        add = capm.get("add")
-        if not add:
-            continue
-        valid = True
-        for cap in _list(add):
-            cs = _s(cap)
-            if cs not in _BASELINE_CAPS:
-                valid = False
-                caps.add(cs)
-        if not valid:
-            bad.append(name)
-            fields.append(_cfield(kind, i, ".securityContext.capabilities.add"))
+    bad, caps, fields = _forbidden_in_containers(p, _forbidden_caps, ".securityContext.capabilities.add")
     if not bad:
         return None
     return (
@@ -404,10 +442,6 @@ def host_ports_1_0(p: PodView) -> Outcome:
 _APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
-def _apparmor_type_ok(t: Any) -> bool:
-    return t in ("RuntimeDefault", "Localhost")
-
-
 def app_armor_profile_1_0(p: PodView) -> Outcome:
     """Upstream appArmorProfile, implementation for policy v1.0+."""
     psc = p.psc
@@ -418,27 +452,7 @@ def app_armor_profile_1_0(p: PodView) -> Outcome:
         and not any(sc is not None and sc.get("appArmorProfile") is not None for _n, _c, sc, _k, _i in p.containers)
     ):
         return None
-    setters: list[str] = []
-    values: set[str] = set()
-    fields: list[str] = []
-    psc = p.psc
-    if psc is not None:
-        prof = _m(psc.get("appArmorProfile"))
-        if prof is not None and not _apparmor_type_ok(prof.get("type")):
-            setters.append("pod")
-            values.add(_s(prof.get("type")))
-            fields.append("spec.securityContext.appArmorProfile.type")
-    bad: list[str] = []
-    for name, _c, sc, kind, i in p.containers:
-        if sc is None:
-            continue
-        prof = _m(sc.get("appArmorProfile"))
-        if prof is not None and not _apparmor_type_ok(prof.get("type")):
-            bad.append(name)
-            values.add(_s(prof.get("type")))
-            fields.append(_cfield(kind, i, ".securityContext.appArmorProfile.type"))
-    if bad:
-        setters.append(_containers_phrase(bad))
+    setters, values, fields = _forbidden_profiles(p, "appArmorProfile")
     forbidden = []
     for k, v in _annotations(p).items():
         if type(k) is str and k.startswith(_APPARMOR_ANNOTATION):
@@ -536,18 +550,13 @@ def se_linux_options_1_31(p: PodView) -> Outcome:
 # --- procMount ------------------------------------------------------------------------------
 
 
+def _forbidden_proc_mount(sc: Mapping[str, Any]) -> list[str]:
+    pm = sc.get("procMount")
+    return [_s(pm)] if pm is not None and pm != "Default" else []
+
+
 def _proc_mount(p: PodView) -> Outcome:
-    bad: list[str] = []
-    types: set[str] = set()
-    fields: list[str] = []
-    for name, _c, sc, kind, i in p.containers:
-        if sc is None:
-            continue
-        pm = sc.get("procMount")
-        if pm is not None and pm != "Default":
-            bad.append(name)
-            types.add(_s(pm))
-            fields.append(_cfield(kind, i, ".securityContext.procMount"))
+    bad, types, fields = _forbidden_in_containers(p, _forbidden_proc_mount, ".securityContext.procMount")
     if not bad:
         return None
     return (
@@ -588,10 +597,6 @@ def _seccomp_annotation_ok(v: str) -> bool:
 _POD_SECCOMP_TYPE = "spec.securityContext.seccompProfile.type"
 
 
-def _seccomp_type_ok(t: Any) -> bool:
-    return t in ("RuntimeDefault", "Localhost")
-
-
 def seccomp_profile_baseline_1_0(p: PodView) -> Outcome:
     """Upstream seccompProfile_baseline, implementation for policy v1.0+."""
     ann = _annotations(p)
@@ -620,27 +625,7 @@ def seccomp_profile_baseline_1_0(p: PodView) -> Outcome:
 
 def seccomp_profile_baseline_1_19(p: PodView) -> Outcome:
     """Upstream seccompProfile_baseline, implementation for policy v1.19+."""
-    setters: list[str] = []
-    values: set[str] = set()
-    fields: list[str] = []
-    psc = p.psc
-    if psc is not None:
-        prof = _m(psc.get("seccompProfile"))
-        if prof is not None and not _seccomp_type_ok(prof.get("type")):
-            setters.append("pod")
-            values.add(_s(prof.get("type")))
-            fields.append(_POD_SECCOMP_TYPE)
-    bad: list[str] = []
-    for name, _c, sc, kind, i in p.containers:
-        if sc is None:
-            continue
-        prof = _m(sc.get("seccompProfile"))
-        if prof is not None and not _seccomp_type_ok(prof.get("type")):
-            bad.append(name)
-            values.add(_s(prof.get("type")))
-            fields.append(_cfield(kind, i, ".securityContext.seccompProfile.type"))
-    if bad:
-        setters.append(_containers_phrase(bad))
+    setters, values, fields = _forbidden_profiles(p, "seccompProfile")
     if not setters:
         return None
     return (
@@ -662,7 +647,7 @@ def seccomp_profile_restricted_1_19(p: PodView) -> Outcome:
     if psc is not None:
         prof = _m(psc.get("seccompProfile"))
         if prof is not None:
-            if _seccomp_type_ok(prof.get("type")):
+            if _profile_type_ok(prof.get("type")):
                 pod_ok = True
             else:
                 setters.append("pod")
@@ -673,7 +658,7 @@ def seccomp_profile_restricted_1_19(p: PodView) -> Outcome:
     for name, _c, sc, kind, i in p.containers:
         prof = _m(sc.get("seccompProfile")) if sc is not None else None
         if prof is not None:
-            if not _seccomp_type_ok(prof.get("type")):
+            if not _profile_type_ok(prof.get("type")):
                 explicit.append(name)
                 values.add(_s(prof.get("type")))
                 explicit_fields.append(_cfield(kind, i, ".securityContext.seccompProfile.type"))
