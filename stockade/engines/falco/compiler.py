@@ -121,6 +121,16 @@ _POSIX_CLASSES = {
 }
 
 
+def _posix_class(pat: str, j: int) -> tuple[str, int] | None:
+    """The known POSIX class ``[:name:]`` starting at ``pat[j] == '['`` as regex class ranges,
+    and the index after it; ``None`` when there is none."""
+    if not pat.startswith(":", j + 1):
+        return None
+    end = pat.find(":]", j + 2)
+    ranges = _POSIX_CLASSES.get(pat[j + 2 : end]) if end > 0 else None
+    return None if ranges is None else (ranges, end + 2)
+
+
 def _bracket(pat: str, i: int) -> tuple[str, int] | None:
     """The fnmatch bracket expression starting at ``pat[i] == '['`` as a regex class, and the
     index of its closing ``]``; ``None`` when it is not closed (then ``[`` is literal). A ``]``
@@ -137,13 +147,10 @@ def _bracket(pat: str, i: int) -> tuple[str, int] | None:
         if c == "]" and not first:
             return "[" + ("^" if neg else "") + "".join(parts) + "]", j
         first = False
-        if c == "[" and pat.startswith(":", j + 1):
-            end = pat.find(":]", j + 2)
-            name = pat[j + 2 : end] if end > 0 else ""
-            if name in _POSIX_CLASSES:
-                parts.append(_POSIX_CLASSES[name])
-                j = end + 2
-                continue
+        if c == "[" and (cls := _posix_class(pat, j)) is not None:
+            parts.append(cls[0])
+            j = cls[1]
+            continue
         if c == "\\" and j + 1 < n:
             j += 1
             c = pat[j]
@@ -843,13 +850,10 @@ def _posix_regex_to_python(pat: str) -> str:
             i += 1
         while i < n and pat[i] != "]":
             ch = pat[i]
-            if ch == "[" and pat.startswith(":", i + 1):
-                end = pat.find(":]", i + 2)
-                name = pat[i + 2 : end] if end > 0 else ""
-                if name in _POSIX_CLASSES:
-                    out.append(_POSIX_CLASSES[name])
-                    i = end + 2
-                    continue
+            if ch == "[" and (cls := _posix_class(pat, i)) is not None:
+                out.append(cls[0])
+                i = cls[1]
+                continue
             if ch == "\\" and i + 1 < n:
                 out.append(pat[i : i + 2])
                 i += 2
