@@ -138,6 +138,14 @@ def _forbidden_in_containers(
     return bad, values, fields
 
 
+def _set_anywhere(p: PodView, key: str) -> bool:
+    """Whether the pod's or any container's securityContext sets ``key`` (the quick way out)."""
+    psc = p.psc
+    if psc is not None and psc.get(key) is not None:
+        return True
+    return any(sc is not None and sc.get(key) is not None for _n, _c, sc, _k, _i in p.containers)
+
+
 def _profile_type_ok(t: Any) -> bool:
     return t in ("RuntimeDefault", "Localhost")
 
@@ -444,13 +452,7 @@ _APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 def app_armor_profile_1_0(p: PodView) -> Outcome:
     """Upstream appArmorProfile, implementation for policy v1.0+."""
-    psc = p.psc
-    ann = p.meta.get("annotations")
-    if (
-        not ann
-        and (psc is None or psc.get("appArmorProfile") is None)
-        and not any(sc is not None and sc.get("appArmorProfile") is not None for _n, _c, sc, _k, _i in p.containers)
-    ):
+    if not p.meta.get("annotations") and not _set_anywhere(p, "appArmorProfile"):
         return None
     setters, values, fields = _forbidden_profiles(p, "appArmorProfile")
     forbidden = []
@@ -481,10 +483,7 @@ _SELINUX_1_31 = _SELINUX_1_0 | {"container_engine_t"}
 
 
 def _se_linux(p: PodView, allowed: frozenset[str]) -> Outcome:
-    psc = p.psc
-    if (psc is None or psc.get("seLinuxOptions") is None) and not any(
-        sc is not None and sc.get("seLinuxOptions") is not None for _n, _c, sc, _k, _i in p.containers
-    ):
+    if not _set_anywhere(p, "seLinuxOptions"):
         return None
     setters: list[str] = []
     types: set[str] = set()
@@ -771,10 +770,7 @@ def _host_process(sc: Mapping[str, Any] | None) -> bool:
 
 def windows_host_process_1_0(p: PodView) -> Outcome:
     """Upstream windowsHostProcess, implementation for policy v1.0+."""
-    psc = p.psc
-    if (psc is None or psc.get("windowsOptions") is None) and not any(
-        sc is not None and sc.get("windowsOptions") is not None for _n, _c, sc, _k, _i in p.containers
-    ):
+    if not _set_anywhere(p, "windowsOptions"):
         return None
     setters = []
     fields = []
