@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -198,6 +198,21 @@ def _list(value: Any, where: str) -> list[Any]:
     return value
 
 
+def _entries(raw: Any, where: str, falsy_is_empty: bool = False) -> Iterator[tuple[int, str, Mapping[str, Any]]]:
+    """Index, path and mapping of each entry of a list field (absent or null reads as empty).
+
+    ``falsy_is_empty``: a null (or other falsy) entry reads as an empty mapping, as where the API
+    decodes the entry into a struct.
+    """
+    for i, entry in enumerate(_list(raw, where)):
+        at = f"{where}[{i}]"
+        if falsy_is_empty:
+            entry = entry or {}
+        if not isinstance(entry, Mapping):
+            raise PolicyError(f"{at}: must be a mapping")
+        yield i, at, entry
+
+
 def _sel(raw: Any, where: str) -> Selector:
     try:
         return Selector.parse(raw, where)
@@ -244,14 +259,8 @@ def _protocol(value: Any, where: str) -> str:
 def _np_ports(raw: Any, where: str) -> tuple[PortMatch, ...] | None:
     if raw is None or raw == []:
         return None
-    if not isinstance(raw, list):
-        raise PolicyError(f"{where}: must be a list")
     out: list[PortMatch] = []
-    for i, entry in enumerate(raw):
-        at = f"{where}[{i}]"
-        entry = entry or {}
-        if not isinstance(entry, Mapping):
-            raise PolicyError(f"{at}: must be a mapping")
+    for _i, at, entry in _entries(raw, where, falsy_is_empty=True):
         _known(entry, ("protocol", "port", "endPort"), at)
         proto = _protocol(entry.get("protocol"), f"{at}.protocol")
         port = entry.get("port")
@@ -280,13 +289,8 @@ def _np_ports(raw: Any, where: str) -> tuple[PortMatch, ...] | None:
 def _np_peers(raw: Any, where: str) -> tuple[Peer, ...] | None:
     if raw is None or raw == []:
         return None
-    if not isinstance(raw, list):
-        raise PolicyError(f"{where}: must be a list")
     out: list[Peer] = []
-    for i, entry in enumerate(raw):
-        at = f"{where}[{i}]"
-        if not isinstance(entry, Mapping):
-            raise PolicyError(f"{at}: must be a mapping")
+    for _i, at, entry in _entries(raw, where):
         _known(entry, ("podSelector", "namespaceSelector", "ipBlock"), at)
         has_pod = "podSelector" in entry and entry["podSelector"] is not None
         has_ns = "namespaceSelector" in entry and entry["namespaceSelector"] is not None
@@ -343,16 +347,8 @@ def parse_network_policy(body: Mapping[str, Any], namespace: str | None = None) 
         types = ("Ingress", "Egress") if egress_raw else ("Ingress",)
 
     def rules(raw: Any, direction: str, peer_key: str) -> tuple[Rule, ...]:
-        if raw is None:
-            return ()
-        if not isinstance(raw, list):
-            raise PolicyError(f"spec.{direction}: must be a list")
         out: list[Rule] = []
-        for i, r in enumerate(raw):
-            at = f"spec.{direction}[{i}]"
-            r = r or {}
-            if not isinstance(r, Mapping):
-                raise PolicyError(f"{at}: must be a mapping")
+        for i, at, r in _entries(raw, f"spec.{direction}", falsy_is_empty=True):
             # A misspelt `from`/`to` would otherwise read as "every peer".
             _known(r, (peer_key, "ports"), at)
             out.append(
@@ -383,10 +379,7 @@ def _tier_ports(rule: Mapping[str, Any], where: str) -> tuple[PortMatch, ...] | 
     out: list[PortMatch] = []
     if "ports" in rule and rule["ports"] is not None:
         # v1alpha1: portNumber {protocol, port} | portRange {protocol, start, end} | namedPort.
-        for i, p in enumerate(_list(rule["ports"], f"{where}.ports")):
-            at = f"{where}.ports[{i}]"
-            if not isinstance(p, Mapping):
-                raise PolicyError(f"{at}: must be a mapping")
+        for _i, at, p in _entries(rule["ports"], f"{where}.ports"):
             if len(p) > 1:
                 raise PolicyError(f"{at}: exactly one of portNumber, portRange or namedPort must be set")
             if "portNumber" in p:
@@ -592,14 +585,8 @@ def parse_tier_policy(body: Mapping[str, Any]) -> TierPolicy:
         sub_pods = _sel(sp.get("podSelector"), "spec.subject.pods.podSelector")
 
     def rules(direction: str, peer_key: str) -> tuple[TierRule, ...]:
-        raw = spec.get(direction) or []
-        if not isinstance(raw, list):
-            raise PolicyError(f"spec.{direction}: must be a list")
         out: list[TierRule] = []
-        for i, r in enumerate(raw):
-            at = f"spec.{direction}[{i}]"
-            if not isinstance(r, Mapping):
-                raise PolicyError(f"{at}: must be a mapping")
+        for i, at, r in _entries(spec.get(direction) or [], f"spec.{direction}"):
             raw_action = str(r.get("action"))
             action = _ACTIONS.get(raw_action) if raw_action in _KIND_ACTIONS[kind] else None
             if action is None:
