@@ -341,14 +341,23 @@ def _target_pod_name(ev: dict[str, Any], arg: str | None) -> Any:
     return _str_at(ev, "responseObject", "metadata", "name")
 
 
+def _selected(ev: dict[str, Any], arg: str | None, *keys: str) -> list[Any] | None:
+    """The list at ``keys``, or with an index argument just that element (none when out of
+    range); ``None`` when there is no list."""
+    v = _path(ev, *keys)
+    if not isinstance(v, list):
+        return None
+    idx = _index(arg)
+    if idx is None:
+        return v
+    return [v[idx]] if 0 <= idx < len(v) else []
+
+
 def _rules_field(key: str) -> Extractor:
     def ext(ev: dict[str, Any], arg: str | None) -> Any:
-        rules = _path(ev, "requestObject", "rules")
-        if not isinstance(rules, list):
+        rules = _selected(ev, arg, "requestObject", "rules")
+        if rules is None:
             return None
-        idx = _index(arg)
-        if idx is not None:
-            rules = [rules[idx]] if 0 <= idx < len(rules) else []
         out: list[str] = []
         for r in rules:
             v = r.get(key) if isinstance(r, dict) else None
@@ -361,12 +370,9 @@ def _rules_field(key: str) -> Extractor:
 
 def _indexed_list(*keys: str) -> Extractor:
     def ext(ev: dict[str, Any], arg: str | None) -> Any:
-        v = _path(ev, *keys)
-        if not isinstance(v, list):
+        v = _selected(ev, arg, *keys)
+        if v is None:
             return None
-        idx = _index(arg)
-        if idx is not None:
-            v = [v[idx]] if 0 <= idx < len(v) else []
         return tuple(jtext(x) for x in v if x is not None) or None
 
     return ext
@@ -374,12 +380,9 @@ def _indexed_list(*keys: str) -> Extractor:
 
 def _volumes(key: str, sub: str | None) -> Extractor:
     def ext(ev: dict[str, Any], arg: str | None) -> Any:
-        vols = _path(ev, "requestObject", "spec", "volumes")
-        if not isinstance(vols, list):
+        vols = _selected(ev, arg, "requestObject", "spec", "volumes")
+        if vols is None:
             return None
-        idx = _index(arg)
-        if idx is not None:
-            vols = [vols[idx]] if 0 <= idx < len(vols) else []
         out: list[str] = []
         for v in vols:
             if not isinstance(v, dict):
