@@ -16,6 +16,7 @@ from stockade.checks.rbac.common import (
     bump,
     doc,
     has_bindings,
+    reportable_bindings,
     settings,
     with_severity,
 )
@@ -104,9 +105,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
     authz = authorizer(ctx)
     break_glass = set(settings(ctx).break_glass_groups)
     service_accounts = {(o.namespace or "default", o.name) for o in ctx.inventory.kinds("ServiceAccount")}
-    for b in authz.input_bindings():
-        if b.source is None or not hasattr(b.source, "ref"):
-            continue
+    for b in reportable_bindings(authz):
         yield from _cluster_admin(ctx, b, break_glass)
         role = authz.resolve(b)
         if role is None:

@@ -9,7 +9,7 @@ Settings (``rbac:`` in stockade.yaml)::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +78,11 @@ def authorizer(ctx: ScanContext) -> Authorizer:
     authz = Authorizer.from_objects(ctx.inventory, bootstrap=settings(ctx).bootstrap)
     ctx.cache["rbac.authorizer"] = authz
     return authz
+
+
+def reportable_bindings(authz: Authorizer) -> Iterator[Binding]:
+    """The input bindings (not the bootstrap policy's) that come from an object a finding can name."""
+    return (b for b in authz.input_bindings() if b.source is not None and hasattr(b.source, "ref"))
 
 
 def bump(sev: Severity, steps: int = 1) -> Severity:

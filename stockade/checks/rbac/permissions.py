@@ -28,6 +28,7 @@ from stockade.checks.rbac.common import (
     doc,
     has_bindings,
     is_broad,
+    reportable_bindings,
     settings,
     subjects_text,
     with_severity,
@@ -412,9 +413,7 @@ def check(ctx: ScanContext) -> Iterator[Finding]:
         return
     authz = authorizer(ctx)
     break_glass = set(settings(ctx).break_glass_groups)
-    for b in authz.input_bindings():
-        if b.source is None or not hasattr(b.source, "ref"):
-            continue
+    for b in reportable_bindings(authz):
         role = authz.resolve(b)
         # Subjects no identity can match (a ServiceAccount without namespace in a
         # ClusterRoleBinding, an unknown kind) receive nothing.
