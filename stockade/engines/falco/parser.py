@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
+from typing import TypeVar
 
 from stockade.engines.falco.ast import (
     And,
@@ -58,6 +59,9 @@ MODIFIERS = ("oneof", "anyof", "allof")
 _SYMBOL_OPS = frozenset(("==", "=", "!=", "<=", "<", ">=", ">"))
 MAX_DEPTH = 1000
 _NEEDED_RECURSION = 4 * MAX_DEPTH
+
+
+_T = TypeVar("_T")
 
 
 class ParseError(Exception):
@@ -288,19 +292,26 @@ class _Parser:
 
     def parse_targ_list(self) -> OperandList:
         """``( item, ... )`` inside a transformer: items are fields, transformers or values."""
+        return OperandList(self.parse_items(self.parse_targ_item))
+
+    def parse_targ_item(self) -> Operand:
+        # items are fields, transformers, quoted strings or numbers (no bare words, no lists)
+        if self.peek("("):
+            raise self.error("expected transformer list argument: field, transformer, quoted string, or number")
+        return self.parse_targ()
+
+    def parse_items(self, item: Callable[[], _T]) -> tuple[_T, ...]:
+        """A parenthesised, comma-separated list of ``item``s, from its ``(``."""
         self.i += 1
         self.last = "("
         self.blanks()
-        items: list[Operand] = []
+        items: list[_T] = []
         if self.peek(")"):
             self.i += 1
             self.last = ")"
-            return OperandList(())
+            return ()
         while True:
-            # items are fields, transformers, quoted strings or numbers (no bare words, no lists)
-            if self.peek("("):
-                raise self.error("expected transformer list argument: field, transformer, quoted string, or number")
-            items.append(self.parse_targ())
+            items.append(item())
             self.blanks()
             if self.peek(","):
                 self.i += 1
@@ -310,7 +321,7 @@ class _Parser:
             if self.peek(")"):
                 self.i += 1
                 self.last = ")"
-                return OperandList(tuple(items))
+                return tuple(items)
             raise self.error("expected a ')' or ',' token")
 
     def parse_lhs(self) -> FieldRef | Transform | None:
@@ -425,27 +436,7 @@ class _Parser:
                 self.last = m.group()
                 return ListValue((Literal(m.group()),))
             raise self.error(f"expected a list, an identifier, or a field with a valid transformer after '{self.last}'")
-        self.i += 1
-        self.last = "("
-        self.blanks()
-        items: list[Literal] = []
-        if self.peek(")"):
-            self.i += 1
-            self.last = ")"
-            return ListValue(())
-        while True:
-            items.append(self.parse_value())
-            self.blanks()
-            if self.peek(","):
-                self.i += 1
-                self.last = ","
-                self.blanks()
-                continue
-            if self.peek(")"):
-                self.i += 1
-                self.last = ")"
-                return ListValue(tuple(items))
-            raise self.error("expected a ')' or ',' token")
+        return ListValue(self.parse_items(self.parse_value))
 
     def parse_quoted(self) -> str:
         # libsinsp finds the closing quote first (a quote preceded by a backslash does not
