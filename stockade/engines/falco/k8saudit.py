@@ -437,27 +437,36 @@ def _jevt_value(ev: dict[str, Any], arg: str | None) -> Any:
     return jtext(v)
 
 
+# Fields that are the text at a short path; _key_extractor reads these without the generic
+# extractor call.
+_SIMPLE_PATHS: dict[str, tuple[str, ...]] = {
+    "ka.auditid": ("auditID",),
+    "ka.stage": ("stage",),
+    "ka.verb": ("verb",),
+    "ka.uri": ("requestURI",),
+    "ka.useragent": ("userAgent",),
+    "ka.user.name": ("user", "username"),
+    "ka.impuser.name": ("impersonatedUser", "username"),
+    "ka.target.name": ("objectRef", "name"),
+    "ka.target.namespace": ("objectRef", "namespace"),
+    "ka.target.resource": ("objectRef", "resource"),
+    "ka.target.subresource": ("objectRef", "subresource"),
+    "ka.req.configmap.name": ("objectRef", "name"),
+    "ka.response.code": ("responseStatus", "code"),
+    "ka.response.reason": ("responseStatus", "reason"),
+}
+
+
 EXTRACTORS: dict[str, Extractor] = {
-    "ka.auditid": _simple("auditID"),
-    "ka.stage": _simple("stage"),
+    **{name: _simple(*keys) for name, keys in _SIMPLE_PATHS.items()},
     "ka.auth.decision": _annotation("authorization.k8s.io/decision"),
     "ka.auth.reason": _annotation("authorization.k8s.io/reason"),
-    "ka.user.name": _simple("user", "username"),
     "ka.user.groups": _simple_list("user", "groups"),
-    "ka.impuser.name": _simple("impersonatedUser", "username"),
-    "ka.verb": _simple("verb"),
-    "ka.uri": _simple("requestURI"),
     "ka.uri.param": _uri_param,
-    "ka.useragent": _simple("userAgent"),
-    "ka.target.name": _simple("objectRef", "name"),
-    "ka.target.namespace": _simple("objectRef", "namespace"),
-    "ka.target.resource": _simple("objectRef", "resource"),
-    "ka.target.subresource": _simple("objectRef", "subresource"),
     "ka.target.pod.name": _target_pod_name,
     "ka.req.binding.subjects": _simple_list("requestObject", "subjects"),
     "ka.req.binding.role": _simple("requestObject", "roleRef", "name"),
     "ka.req.binding.subject.has_name": lambda ev, arg: "true",
-    "ka.req.configmap.name": _simple("objectRef", "name"),
     "ka.req.configmap.obj": _simple("requestObject", "data"),
     "ka.req.container.image": _first(lambda ev, arg: _container_attr(ev, "containers", "image", arg)),
     "ka.req.container.image.repository": _first(
@@ -484,8 +493,6 @@ EXTRACTORS: dict[str, Extractor] = {
     "ka.req.pod.volumes.volume_type": _volumes("*", None),
     "ka.req.volume.hostpath": _volume_hostpath,
     "ka.resp.name": _simple("responseObject", "metadata", "name"),
-    "ka.response.code": _simple("responseStatus", "code"),
-    "ka.response.reason": _simple("responseStatus", "reason"),
     "ka.sourceips": _simple_list("sourceIPs"),
 }
 # The per-container fields, declared once in fields.py.
@@ -603,22 +610,6 @@ _KEY_FNS: dict[str, Callable[[Any], Any]] = {
     "evt.rawtime": _evt_rawtime,
     "evt.source": lambda raw: "k8s_audit",
     "evt.pluginname": lambda raw: "k8saudit",
-}
-_SIMPLE_PATHS: dict[str, tuple[str, ...]] = {
-    "ka.auditid": ("auditID",),
-    "ka.stage": ("stage",),
-    "ka.verb": ("verb",),
-    "ka.uri": ("requestURI",),
-    "ka.useragent": ("userAgent",),
-    "ka.user.name": ("user", "username"),
-    "ka.impuser.name": ("impersonatedUser", "username"),
-    "ka.target.name": ("objectRef", "name"),
-    "ka.target.namespace": ("objectRef", "namespace"),
-    "ka.target.resource": ("objectRef", "resource"),
-    "ka.target.subresource": ("objectRef", "subresource"),
-    "ka.req.configmap.name": ("objectRef", "name"),
-    "ka.response.code": ("responseStatus", "code"),
-    "ka.response.reason": ("responseStatus", "reason"),
 }
 
 
