@@ -1140,7 +1140,7 @@ class RuleSet:
             icond = ""
             if isinstance(fields, str):
                 comp = comps if isinstance(comps, str) else "in"
-                if comp not in ("in", "pmatch", "intersects") and not _is_modifier_comp(comp):
+                if comp not in LIST_OPS and not _is_modifier_comp(comp):
                     raise self._fail(
                         "LOAD_ERR_VALIDATE",
                         f"'{comp}' is not a supported comparison operator for a single field exception",
@@ -1217,7 +1217,7 @@ class RuleSet:
                         icond += "" if k == 0 else " and "
                         if isinstance(v, list):
                             istr = "(" + ", ".join(_quote_value(x) for x in v if isinstance(x, str)) + ")"
-                        elif c in ("in", "intersects", "pmatch") or _is_modifier_comp(c):
+                        elif c in LIST_OPS or _is_modifier_comp(c):
                             istr = v if v.startswith("(") else f"({v})"
                         else:
                             istr = _quote_value(v)
