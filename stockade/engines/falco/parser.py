@@ -86,6 +86,11 @@ class _Parser:
     def peek(self, lit: str) -> bool:
         return self.s.startswith(lit, self.i)
 
+    def take(self, tok: str) -> None:
+        """Consume ``tok``, which is at the current position."""
+        self.i += len(tok)
+        self.last = tok
+
     def word(self, w: str) -> bool:
         """Consume keyword ``w`` when a blank or ``(`` follows it."""
         if not self.s.startswith(w, self.i):
@@ -149,8 +154,7 @@ class _Parser:
         As in libsinsp, ``a or(b) and c`` takes only ``(b)`` as the right-hand side, so the
         trailing ``and c`` is then an unexpected token.
         """
-        self.i += len(kw)
-        self.last = kw
+        self.take(kw)
         if self.blanks():
             return operand()
         if self.peek("("):
@@ -183,16 +187,14 @@ class _Parser:
 
     def parse_paren(self) -> Node:
         # at '('
-        self.i += 1
-        self.last = "("
+        self.take("(")
         self.enter()
         self.blanks()
         node = self.parse_or()
         self.blanks()
         if not self.peek(")"):
             raise self.error("expected a ')' token")
-        self.i += 1
-        self.last = ")"
+        self.take(")")
         self.depth -= 1
         return node
 
@@ -247,8 +249,7 @@ class _Parser:
             self.i = m.end()
         if not self.peek("]"):
             raise self.error("expected a ']' token")
-        self.i += 1
-        self.last = "]"
+        self.take("]")
         return arg
 
     def parse_transformer(self, names: tuple[str, ...]) -> Transform | None:
@@ -268,8 +269,7 @@ class _Parser:
                     break
                 if not self.peek(")"):
                     raise self.error("expected a ')' token")
-                self.i += 1
-                self.last = ")"
+                self.take(")")
                 return Transform(name, tuple(args))
         return None
 
@@ -302,25 +302,21 @@ class _Parser:
 
     def parse_items(self, item: Callable[[], _T]) -> tuple[_T, ...]:
         """A parenthesised, comma-separated list of ``item``s, from its ``(``."""
-        self.i += 1
-        self.last = "("
+        self.take("(")
         self.blanks()
         items: list[_T] = []
         if self.peek(")"):
-            self.i += 1
-            self.last = ")"
+            self.take(")")
             return ()
         while True:
             items.append(item())
             self.blanks()
             if self.peek(","):
-                self.i += 1
-                self.last = ","
+                self.take(",")
                 self.blanks()
                 continue
             if self.peek(")"):
-                self.i += 1
-                self.last = ")"
+                self.take(")")
                 return tuple(items)
             raise self.error("expected a ')' or ',' token")
 
@@ -393,8 +389,7 @@ class _Parser:
             self.blanks()
             if not self.peek(")"):
                 raise self.error("expected a ')' token")
-            self.i += 1
-            self.last = ")"
+            self.take(")")
             return Transform("val", (f,))
         return self.parse_transformer(TRANSFORMERS)
 
