@@ -214,8 +214,7 @@ class _Parser:
         if lhs is None:
             m = _IDENT_RE.match(self.s, self.i)
             if m:
-                self.i = m.end()
-                self.last = m.group()
+                self.take(m.group())
                 return MacroRef(m.group())
             raise self.error(
                 f"expected a field, a transformer or a macro name after '{self.last}'"
@@ -340,19 +339,16 @@ class _Parser:
     def parse_operator_body(self, lhs: FieldRef | Transform) -> Check:
         for op in UNARY_OPS:
             if self.peek(op):
-                self.i += len(op)
-                self.last = op
+                self.take(op)
                 return Check(lhs, op)
         for op in NUM_OPS:
             if self.peek(op):
-                self.i += len(op)
-                self.last = op
+                self.take(op)
                 self.blanks()
                 return Check(lhs, op, self.parse_num_rhs())
         for op in STR_OPS:
             if self.peek(op) and self.op_boundary(op):
-                self.i += len(op)
-                self.last = op
+                self.take(op)
                 self.blanks()
                 for mod in MODIFIERS:
                     if self.word(mod):
@@ -363,8 +359,7 @@ class _Parser:
             # list operators need no blank after them (libsinsp lexes them as plain prefixes):
             # ``x in(a)`` and even ``x inside`` (= ``x in side``) parse
             if self.peek(op):
-                self.i += len(op)
-                self.last = op
+                self.take(op)
                 self.blanks()
                 tr = self.parse_rhs_transform()
                 return Check(lhs, op, tr if tr is not None else self.parse_list_value())
@@ -400,8 +395,7 @@ class _Parser:
         m = _NUM_RE.match(self.s, self.i)
         if not m:
             raise self.error(f"expected a number after '{self.last}'")
-        self.i = m.end()
-        self.last = m.group()
+        self.take(m.group())
         return Literal(m.group())
 
     def parse_str_rhs(self) -> Literal | Transform:
@@ -418,8 +412,7 @@ class _Parser:
         m = _BARE_RE.match(self.s, self.i)
         if not m:
             raise self.error(f"expected a value after '{self.last}'")
-        self.i = m.end()
-        self.last = m.group()
+        self.take(m.group())
         return Literal(m.group())
 
     def parse_list_value(self) -> ListValue:
@@ -427,8 +420,7 @@ class _Parser:
             # a bare identifier is a one-value list: ``x in cat`` is ``x in (cat)``
             m = _IDENT_RE.match(self.s, self.i)
             if m:
-                self.i = m.end()
-                self.last = m.group()
+                self.take(m.group())
                 return ListValue((Literal(m.group()),))
             raise self.error(f"expected a list, an identifier, or a field with a valid transformer after '{self.last}'")
         return ListValue(self.parse_items(self.parse_value))
