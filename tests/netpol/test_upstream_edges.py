@@ -14,6 +14,7 @@ import pytest
 
 from stockade.engines.netpol import Analyzer, Options, World, build_matrix
 from stockade.engines.netpol.policy import PolicyError, parse_network_policy, parse_tier_policy
+from tests.netpol.test_engine import np
 
 NODES = {"n1": {"ip": ["172.18.0.2", "fc00::2"]}, "n2": {"ip": "172.18.0.3"}}
 NAMESPACES = {"app": {"labels": {"team": "ml"}}, "other": {"labels": {"team": "web"}}, "bare": {}}
@@ -42,15 +43,6 @@ PODS: dict[str, Any] = {
 }
 EXTERNAL = "ip:198.51.100.10"
 EXTERNAL6 = "ip:2001:db8::10"
-
-
-def np(name: str, spec: dict[str, Any], ns: str = "app") -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec,
-    }
 
 
 def world(*policies: dict[str, Any], **options: Any) -> World:
